@@ -1,0 +1,41 @@
+# Two commands for a newcomer: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LOCK := requirements.lock
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export RUNTIME__DLTHUB_TELEMETRY := false
+
+.PHONY: install lock demo test lint format clean
+
+$(BIN)/uv:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "uv>=0.4,<1"
+
+install: $(BIN)/uv  ## create .venv and install the project with dev extras from the lock file
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python $(LOCK)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+
+lock: $(BIN)/uv  ## re-resolve the lock file from pyproject.toml's ranges
+	$(BIN)/uv pip compile --quiet pyproject.toml --extra dev -o $(LOCK)
+
+demo: install  ## embedded warehouse + local TMDB server (without credentials) + ingestion
+	$(BIN)/python -m cli.demo
+
+test: install  ## every linter and test; .ci/run calls exactly this
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:  ## stop the embedded warehouse and remove local state (lake, warehouse data, venv kept)
+	-$(BIN)/tmdb db stop
+	rm -rf .tmdb data

@@ -1,0 +1,213 @@
+"""The `tmdb` command (CONTRACT §1): one entry point for every step of the product."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import date
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from cli.errors import UsageError, expected_failure
+from warehouse.settings import disable_phone_home, get_settings
+
+disable_phone_home()
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+db_app = typer.Typer(
+    no_args_is_help=True, help="The embedded PostgreSQL (ignored with DATABASE_URL)."
+)
+ingest_app = typer.Typer(no_args_is_help=True, help="TMDB → lake → raw_tmdb.")
+app.add_typer(db_app, name="db")
+app.add_typer(ingest_app, name="ingest")
+
+out = Console()
+err = Console(stderr=True)
+
+
+@app.callback()
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+):
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def _run(action):
+    """Run `action`; expected failures print one line and exit 1."""
+    try:
+        return action()
+    except typer.Exit:
+        raise
+    except KeyboardInterrupt:
+        _fail("interrupted")
+    except Exception as exc:
+        expected = expected_failure(exc)
+        if expected is None:
+            raise
+        _fail(str(expected).splitlines()[0] if str(expected) else type(expected).__name__)
+
+
+def _parse_date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise UsageError(f"{option} must be a date as YYYY-MM-DD, got {value!r}") from exc
+
+
+# --- db -------------------------------------------------------------------------------------
+
+
+def _embedded_only() -> None:
+    if get_settings().database_url is not None:
+        out.print("DATABASE_URL is set: the embedded PostgreSQL is not used.")
+        raise typer.Exit(0)
+
+
+@db_app.command("start")
+def db_start():
+    """Start the embedded PostgreSQL (or reuse the running one) and print its URL."""
+    from warehouse.connection import bootstrap
+
+    _embedded_only()
+    out.print(_run(bootstrap), highlight=False)
+
+
+@db_app.command("stop")
+def db_stop():
+    """Stop the embedded PostgreSQL; its data stays under .tmdb/pg."""
+    from warehouse import embedded
+
+    _embedded_only()
+    stopped = _run(lambda: embedded.stop(get_settings().embedded_pgdata))
+    out.print("stopped" if stopped else "not running")
+
+
+@db_app.command("status")
+def db_status():
+    """Say whether the embedded PostgreSQL runs; exit 1 when it does not."""
+    from warehouse import embedded
+
+    _embedded_only()
+    status = embedded.status(get_settings().embedded_pgdata)
+    if not status.running:
+        out.print(f"not running (data: {status.pgdata})", highlight=False)
+        raise typer.Exit(1)
+    out.print(f"running, pid {status.pid}, data {status.pgdata}", highlight=False)
+    out.print(embedded.url_for(status.socket_dir), highlight=False)
+
+
+@db_app.command("url")
+def db_url(
+    analyst: Annotated[bool, typer.Option(help="The read-only tmdb_analyst URL instead.")] = False,
+):
+    """Print the connection URL (starting the embedded server if needed)."""
+    from warehouse.connection import analyst_url, bootstrap, redact
+
+    url = _run(bootstrap)
+    if analyst:
+        url = analyst_url()
+    print(url if get_settings().database_url is None else redact(url))
+
+
+# --- the local TMDB server -------------------------------------------------------------------
+
+
+@app.command("fake-tmdb")
+def fake_tmdb(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8765,
+    movies: Annotated[int, typer.Option(min=1, help="Catalogue size.")] = 3000,
+    seed: Annotated[int, typer.Option(help="Catalogue seed.")] = 42,
+    rate_limit: Annotated[float | None, typer.Option(help="Requests/s before 429.")] = None,
+    fault_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of faults.")] = 0.0,
+    latency_ms: Annotated[float, typer.Option(min=0.0, help="Added latency per request.")] = 0.0,
+    day: Annotated[int, typer.Option(min=0, help="Days of changes since the base.")] = 0,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+):
+    """Serve a TMDB-compatible API over a synthetic catalogue (no internet needed)."""
+    from ingestion.fake_tmdb.server import serve
+
+    serve(
+        port=port,
+        movies=movies,
+        seed=seed,
+        rate_limit=rate_limit,
+        fault_rate=fault_rate,
+        latency_ms=latency_ms,
+        day=day,
+        host=host,
+    )
+
+
+# --- ingestion -------------------------------------------------------------------------------
+
+
+def _print_summary(summary) -> None:
+    for line in summary.lines():
+        out.print(line, highlight=False)
+
+
+@ingest_app.command("bulk")
+def ingest_bulk(
+    export_date: Annotated[str | None, typer.Option(help="Export file date, YYYY-MM-DD.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="The N most popular ids.")] = None,
+    min_popularity: Annotated[float | None, typer.Option(help="Skip ids below.")] = None,
+):
+    """Backfill: every id of the daily export file, details for each; resumes a killed run."""
+    from ingestion.pipelines import run_bulk
+    from ingestion.progress import RichProgress
+
+    def action():
+        return run_bulk(
+            get_settings(),
+            export_date=_parse_date(export_date, "--export-date"),
+            limit=limit,
+            min_popularity=min_popularity,
+            progress=RichProgress(err),
+        )
+
+    _print_summary(_run(action))
+
+
+@ingest_app.command("daily")
+def ingest_daily(
+    since: Annotated[str | None, typer.Option(help="Start date instead of the watermark.")] = None,
+):
+    """Change feed since the stored watermark; details for every changed id."""
+    from ingestion.pipelines import run_daily
+    from ingestion.progress import RichProgress
+
+    def action():
+        return run_daily(
+            get_settings(), since=_parse_date(since, "--since"), progress=RichProgress(err)
+        )
+
+    _print_summary(_run(action))
+
+
+@ingest_app.command("reload-lake")
+def ingest_reload_lake():
+    """Drop raw_tmdb and rebuild it from the lake alone."""
+    from ingestion.pipelines import reload_lake
+
+    files = _run(lambda: reload_lake(get_settings()))
+    out.print(f"raw_tmdb rebuilt from {files} lake files")
+
+
+def run() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,183 @@
+"""Lake → PostgreSQL `raw_tmdb`: the warehouse's raw schema, rebuilt from the lake alone if need be.
+
+- `movies`: one row per id, merged on id; the newest fetch wins (`dedup_sort` on `_fetched_at`);
+  nested fields (genres, credits, keywords, release dates, companies…) stay jsonb for dbt.
+- `movie_snapshots`: the changing figures of every fetch, one row per movie and day fetched,
+  so history accumulates while a re-run of the same day replaces rather than duplicates.
+- `genres`, `movie_deletions` (ids that answered 404): merged on id.
+
+Which lake files were loaded is kept in dlt state, committed with the rows they produced; so a
+file is loaded once, and even a forced second load adds nothing (every table merges on its key).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+import dlt
+from dlt.common.schema.typing import TTableSchemaColumns
+
+from ingestion.lake import GENRES, MOVIE_DELETIONS, MOVIE_DETAILS, Lake
+from warehouse.settings import Settings
+
+RAW_SCHEMA = "raw_tmdb"
+PIPELINE_NAME = "tmdb_raw"
+
+_JSON = {"data_type": "json", "nullable": True}
+_TEXT = {"data_type": "text", "nullable": True}
+_BIGINT = {"data_type": "bigint", "nullable": True}
+_DOUBLE = {"data_type": "double", "nullable": True}
+_BOOL = {"data_type": "bool", "nullable": True}
+_FETCHED_AT = {"data_type": "timestamp", "nullable": False, "dedup_sort": "desc"}
+_LAKE_FILE = {"data_type": "text", "nullable": True}
+
+# Declared so the table has a stable shape even when a load only ever saw nulls in a column.
+MOVIE_COLUMNS: TTableSchemaColumns = {
+    "id": {"data_type": "bigint", "nullable": False},
+    "adult": _BOOL,
+    "backdrop_path": _TEXT,
+    "belongs_to_collection": _JSON,
+    "budget": _BIGINT,
+    "genres": _JSON,
+    "homepage": _TEXT,
+    "imdb_id": _TEXT,
+    "origin_country": _JSON,
+    "original_language": _TEXT,
+    "original_title": _TEXT,
+    "overview": _TEXT,
+    "popularity": _DOUBLE,
+    "poster_path": _TEXT,
+    "production_companies": _JSON,
+    "production_countries": _JSON,
+    "release_date": _TEXT,
+    "revenue": _BIGINT,
+    "runtime": _BIGINT,
+    "spoken_languages": _JSON,
+    "status": _TEXT,
+    "tagline": _TEXT,
+    "title": _TEXT,
+    "video": _BOOL,
+    "vote_average": _DOUBLE,
+    "vote_count": _BIGINT,
+    "credits": _JSON,
+    "keywords": _JSON,
+    "release_dates": _JSON,
+    "_fetched_at": _FETCHED_AT,
+    "_lake_file": _LAKE_FILE,
+}
+
+SNAPSHOT_COLUMNS: TTableSchemaColumns = {
+    "id": {"data_type": "bigint", "nullable": False},
+    "snapshot_date": {"data_type": "date", "nullable": False},
+    "fetched_at": {"data_type": "timestamp", "nullable": False, "dedup_sort": "desc"},
+    "popularity": _DOUBLE,
+    "vote_average": _DOUBLE,
+    "vote_count": _BIGINT,
+    "budget": _BIGINT,
+    "revenue": _BIGINT,
+}
+
+GENRE_COLUMNS: TTableSchemaColumns = {
+    "id": {"data_type": "bigint", "nullable": False},
+    "name": _TEXT,
+    "_fetched_at": _FETCHED_AT,
+    "_lake_file": _LAKE_FILE,
+}
+
+DELETION_COLUMNS: TTableSchemaColumns = {
+    "id": {"data_type": "bigint", "nullable": False},
+    "status_code": _BIGINT,
+    "status_message": _TEXT,
+    "_fetched_at": _FETCHED_AT,
+    "_lake_file": _LAKE_FILE,
+}
+
+_MERGE = {"disposition": "merge", "strategy": "delete-insert"}
+
+
+def dlt_credentials_url(url: str) -> str:
+    """dlt insists on a host and a password; a socket-only, trust-auth server has neither.
+
+    libpq lets `?host=` override the URL's host, so a placeholder host keeps the socket path,
+    and a placeholder password is ignored by trust or peer authentication.
+    """
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    if parts.hostname or "host" not in query:
+        return url
+    userinfo, _, _ = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    netloc = f"{user or 'postgres'}:{password or 'unused'}@localhost"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _pending(lake: Lake, resource: str, only: list[str] | None, state: dict) -> list[str]:
+    loaded = set(state.get("loaded_files", []))
+    candidates = only if only is not None else lake.list_files(resource)
+    return [url for url in candidates if Lake.resource_of(url) == resource and url not in loaded]
+
+
+def _records(lake: Lake, files: Iterable[str], state: dict) -> Iterator[list[dict[str, Any]]]:
+    loaded = state.setdefault("loaded_files", [])
+    for url in files:
+        page = [{**record, "_lake_file": url} for record in lake.read(url)]
+        loaded.append(url)
+        if page:
+            yield page
+
+
+@dlt.source(name=RAW_SCHEMA, max_table_nesting=0)
+def raw_tmdb(lake: Lake, only: list[str] | None = None):
+    """Raw tables from the lake; `only` restricts to given lake file URLs (an S3 event)."""
+
+    @dlt.resource(name="movies", primary_key="id", write_disposition=_MERGE, columns=MOVIE_COLUMNS)
+    def movies():
+        state = dlt.current.resource_state()
+        yield from _records(lake, _pending(lake, MOVIE_DETAILS, only, state), state)
+
+    @dlt.transformer(
+        data_from=movies,
+        name="movie_snapshots",
+        primary_key=("id", "snapshot_date"),
+        write_disposition=_MERGE,
+        columns=SNAPSHOT_COLUMNS,
+    )
+    def movie_snapshots(page: list[dict[str, Any]]):
+        yield [
+            {
+                "id": record["id"],
+                "snapshot_date": record["_fetched_at"][:10],
+                "fetched_at": record["_fetched_at"],
+                "popularity": record.get("popularity"),
+                "vote_average": record.get("vote_average"),
+                "vote_count": record.get("vote_count"),
+                "budget": record.get("budget"),
+                "revenue": record.get("revenue"),
+            }
+            for record in page
+        ]
+
+    @dlt.resource(name="genres", primary_key="id", write_disposition=_MERGE, columns=GENRE_COLUMNS)
+    def genres():
+        state = dlt.current.resource_state()
+        yield from _records(lake, _pending(lake, GENRES, only, state), state)
+
+    @dlt.resource(
+        name="movie_deletions", primary_key="id", write_disposition=_MERGE, columns=DELETION_COLUMNS
+    )
+    def movie_deletions():
+        state = dlt.current.resource_state()
+        yield from _records(lake, _pending(lake, MOVIE_DELETIONS, only, state), state)
+
+    return movies, movie_snapshots, genres, movie_deletions
+
+
+def raw_pipeline(settings: Settings, database_url: str):
+    return dlt.pipeline(
+        pipeline_name=PIPELINE_NAME,
+        destination=dlt.destinations.postgres(dlt_credentials_url(database_url)),
+        dataset_name=RAW_SCHEMA,
+        pipelines_dir=str(settings.pipelines_dir),
+    )
