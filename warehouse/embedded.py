@@ -71,6 +71,9 @@ def start(pgdata: Path) -> str:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             server = pgserver.get_server(pgdata, cleanup_mode=None)
+            # pgserver caches one handle per folder per process; after a stop, start it again.
+            if not status(pgdata).running:
+                server.ensure_postgres_running()
         socket_dir = server.get_postmaster_info().socket_dir
     except (subprocess.SubprocessError, OSError, AssertionError) as exc:
         log = pgdata / "log"
