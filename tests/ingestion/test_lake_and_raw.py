@@ -73,7 +73,8 @@ def test_loading_a_lake_file_twice_adds_nothing(tmp_path: Path, database_url: st
     load_lake_into_raw(settings(), only=files)
     counts = query(
         database_url,
-        "select (select count(*) from raw_tmdb.movies), (select count(*) from raw_tmdb.movie_snapshots)",
+        "select (select count(*) from raw_tmdb.movies),"
+        " (select count(*) from raw_tmdb.movie_snapshots)",
     )
     assert counts == [(len(records), len(records))]
 
