@@ -179,13 +179,18 @@ def _import(batch: LandingBatch, name: str):
     return gen
 
 
-def lake_pipeline(settings: Settings, name: str, pipelines_dir: Path | None = None):
-    return dlt.pipeline(
+def lake_pipeline(settings: Settings, name: str):
+    """A lake pipeline with its state current: a Lambda starts with an empty /tmp, so the
+    watermark and checkpoints are restored from the lake, where dlt keeps them with the data."""
+    pipeline = dlt.pipeline(
         pipeline_name=name,
         destination=destination(settings),
         dataset_name=LAKE_DATASET,
-        pipelines_dir=str(pipelines_dir or settings.pipelines_dir),
+        pipelines_dir=str(settings.pipelines_dir),
     )
+    if not pipeline.has_pending_data:
+        pipeline.sync_destination()
+    return pipeline
 
 
 def resource_state(pipeline, resource: str) -> dict[str, Any]:

@@ -175,9 +175,13 @@ def raw_tmdb(lake: Lake, only: list[str] | None = None):
 
 
 def raw_pipeline(settings: Settings, database_url: str):
-    return dlt.pipeline(
+    """The loader's pipeline, its state (which lake files are in) restored from PostgreSQL."""
+    pipeline = dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
         destination=dlt.destinations.postgres(dlt_credentials_url(database_url)),
         dataset_name=RAW_SCHEMA,
         pipelines_dir=str(settings.pipelines_dir),
     )
+    if not pipeline.has_pending_data:
+        pipeline.sync_destination()
+    return pipeline

@@ -12,7 +12,7 @@ import json
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -87,7 +87,7 @@ def download_export(
     candidates = (
         [export_date]
         if export_date
-        else [(today or date.today()) - timedelta(days=d) for d in (0, 1)]
+        else [(today or datetime.now(UTC).date()) - timedelta(days=d) for d in (0, 1)]
     )
     for index, candidate in enumerate(candidates):
         try:

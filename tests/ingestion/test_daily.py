@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from ingestion.pipelines import daily_watermark, run_bulk, run_daily
@@ -62,6 +64,9 @@ def test_daily_with_tmdb_down_keeps_the_watermark(fake_tmdb, database_url, monke
     server = fake_tmdb(movies=200, day=2)
     catalogue = server.catalogue
     run_daily(settings(), since=catalogue.date_of(1), today=catalogue.date_of(1))
+    assert daily_watermark(settings()) == catalogue.date_of(1)
+    # A fresh machine (or a Lambda's empty /tmp) finds the watermark in the lake.
+    shutil.rmtree(settings().pipelines_dir)
     assert daily_watermark(settings()) == catalogue.date_of(1)
 
     monkeypatch.setenv("TMDB_API_BASE_URL", f"http://127.0.0.1:{free_port()}/3")
