@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import psycopg2
+from botocore.exceptions import BotoCoreError, ClientError
+from dlt.common.destination.exceptions import (
+    DestinationTerminalException,
+    DestinationTransientException,
+)
+from dlt.common.storages.exceptions import StorageException
+
 from ingestion.tmdb.client import TmdbError
 from warehouse.connection import WarehouseUnavailable
 from warehouse.embedded import EmbeddedWarehouseError
 
-EXPECTED = (TmdbError, WarehouseUnavailable, EmbeddedWarehouseError)
+EXPECTED = (
+    TmdbError,
+    WarehouseUnavailable,
+    EmbeddedWarehouseError,
+    psycopg2.OperationalError,
+    DestinationTerminalException,
+    DestinationTransientException,
+    StorageException,
+    BotoCoreError,
+    ClientError,
+)
 
 
 class UsageError(RuntimeError):

@@ -136,18 +136,25 @@ def fake_tmdb(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
 ):
     """Serve a TMDB-compatible API over a synthetic catalogue (no internet needed)."""
-    from ingestion.fake_tmdb.server import serve
+    from ingestion.fake_tmdb import server
 
-    serve(
-        port=port,
-        movies=movies,
-        seed=seed,
-        rate_limit=rate_limit,
-        fault_rate=fault_rate,
-        latency_ms=latency_ms,
-        day=day,
-        host=host,
-    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    server.log.addHandler(handler)
+    server.log.setLevel(logging.INFO)
+    try:
+        server.serve(
+            port=port,
+            movies=movies,
+            seed=seed,
+            rate_limit=rate_limit,
+            fault_rate=fault_rate,
+            latency_ms=latency_ms,
+            day=day,
+            host=host,
+        )
+    except OSError as exc:
+        _fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}")
 
 
 # --- ingestion -------------------------------------------------------------------------------
