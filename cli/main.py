@@ -23,8 +23,8 @@ ingest_app = typer.Typer(no_args_is_help=True, help="TMDB → lake → raw_tmdb.
 app.add_typer(db_app, name="db")
 app.add_typer(ingest_app, name="ingest")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 @app.callback()
@@ -142,6 +142,7 @@ def fake_tmdb(
     handler.setFormatter(logging.Formatter("%(message)s"))
     server.log.addHandler(handler)
     server.log.setLevel(logging.INFO)
+    server.log.propagate = False
     try:
         server.serve(
             port=port,

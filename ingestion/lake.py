@@ -40,15 +40,17 @@ PRIMARY_KEYS: dict[str, str | tuple[str, ...]] = {
     MOVIE_DELETIONS: "id",
 }
 
-_ID = {"data_type": "bigint", "nullable": False}
-# Imported files skip dlt's inference, so each table declares at least its key columns.
-COLUMNS: dict[str, dict[str, dict[str, Any]]] = {
-    MOVIE_DETAILS: {"id": _ID, "_fetched_at": {"data_type": "text", "nullable": False}},
-    MOVIE_CHANGES: {"id": _ID, "_window_start": {"data_type": "text", "nullable": False}},
-    GENRES: {"id": _ID, "name": {"data_type": "text"}},
-    MOVIE_IDS_EXPORT: {"id": _ID},
-    MOVIE_DELETIONS: {"id": _ID},
-}
+
+def _key_columns(resource: str) -> dict[str, dict[str, Any]]:
+    """Imported files skip dlt's inference, so each table declares its key columns (fresh
+    dicts every time: dlt writes the column name into them)."""
+    key = PRIMARY_KEYS[resource]
+    names = (key,) if isinstance(key, str) else key
+    return {
+        name: {"data_type": "bigint" if name == "id" else "text", "nullable": False}
+        for name in names
+    }
+
 
 StateUpdate = Callable[[dict[str, Any]], None]
 
@@ -161,7 +163,7 @@ def landing(batch: LandingBatch):
             name=name,
             primary_key=PRIMARY_KEYS.get(name),
             write_disposition="append",
-            columns=COLUMNS.get(name),
+            columns=_key_columns(name) if name in PRIMARY_KEYS else None,
         )
         for name in names
     ]

@@ -25,74 +25,78 @@ from warehouse.settings import Settings
 RAW_SCHEMA = "raw_tmdb"
 PIPELINE_NAME = "tmdb_raw"
 
-_JSON = {"data_type": "json", "nullable": True}
-_TEXT = {"data_type": "text", "nullable": True}
-_BIGINT = {"data_type": "bigint", "nullable": True}
-_DOUBLE = {"data_type": "double", "nullable": True}
-_BOOL = {"data_type": "bool", "nullable": True}
-_FETCHED_AT = {"data_type": "timestamp", "nullable": False, "dedup_sort": "desc"}
-_LAKE_FILE = {"data_type": "text", "nullable": True}
 
-# Declared so the table has a stable shape even when a load only ever saw nulls in a column.
-MOVIE_COLUMNS: TTableSchemaColumns = {
-    "id": {"data_type": "bigint", "nullable": False},
-    "adult": _BOOL,
-    "backdrop_path": _TEXT,
-    "belongs_to_collection": _JSON,
-    "budget": _BIGINT,
-    "genres": _JSON,
-    "homepage": _TEXT,
-    "imdb_id": _TEXT,
-    "origin_country": _JSON,
-    "original_language": _TEXT,
-    "original_title": _TEXT,
-    "overview": _TEXT,
-    "popularity": _DOUBLE,
-    "poster_path": _TEXT,
-    "production_companies": _JSON,
-    "production_countries": _JSON,
-    "release_date": _TEXT,
-    "revenue": _BIGINT,
-    "runtime": _BIGINT,
-    "spoken_languages": _JSON,
-    "status": _TEXT,
-    "tagline": _TEXT,
-    "title": _TEXT,
-    "video": _BOOL,
-    "vote_average": _DOUBLE,
-    "vote_count": _BIGINT,
-    "credits": _JSON,
-    "keywords": _JSON,
-    "release_dates": _JSON,
-    "_fetched_at": _FETCHED_AT,
-    "_lake_file": _LAKE_FILE,
-}
+def _columns(**types: str) -> TTableSchemaColumns:
+    """Fresh hint dicts per column (dlt writes each column's name into its own dict).
 
-SNAPSHOT_COLUMNS: TTableSchemaColumns = {
-    "id": {"data_type": "bigint", "nullable": False},
-    "snapshot_date": {"data_type": "date", "nullable": False},
-    "fetched_at": {"data_type": "timestamp", "nullable": False, "dedup_sort": "desc"},
-    "popularity": _DOUBLE,
-    "vote_average": _DOUBLE,
-    "vote_count": _BIGINT,
-    "budget": _BIGINT,
-    "revenue": _BIGINT,
-}
+    A type ending in `!` is NOT NULL; `fetched_at` columns also pick the newest duplicate.
+    """
+    columns: TTableSchemaColumns = {}
+    for name, data_type in types.items():
+        hints: dict[str, Any] = {"data_type": data_type.rstrip("!"), "nullable": True}
+        if data_type.endswith("!"):
+            hints["nullable"] = False
+        if name in ("_fetched_at", "fetched_at"):
+            hints["dedup_sort"] = "desc"
+        columns[name] = hints  # type: ignore[assignment]
+    return columns
 
-GENRE_COLUMNS: TTableSchemaColumns = {
-    "id": {"data_type": "bigint", "nullable": False},
-    "name": _TEXT,
-    "_fetched_at": _FETCHED_AT,
-    "_lake_file": _LAKE_FILE,
-}
 
-DELETION_COLUMNS: TTableSchemaColumns = {
-    "id": {"data_type": "bigint", "nullable": False},
-    "status_code": _BIGINT,
-    "status_message": _TEXT,
-    "_fetched_at": _FETCHED_AT,
-    "_lake_file": _LAKE_FILE,
-}
+# Declared so each table has a stable shape even when a load only ever saw nulls in a column.
+MOVIE_COLUMNS = _columns(
+    id="bigint!",
+    adult="bool",
+    backdrop_path="text",
+    belongs_to_collection="json",
+    budget="bigint",
+    genres="json",
+    homepage="text",
+    imdb_id="text",
+    origin_country="json",
+    original_language="text",
+    original_title="text",
+    overview="text",
+    popularity="double",
+    poster_path="text",
+    production_companies="json",
+    production_countries="json",
+    release_date="text",
+    revenue="bigint",
+    runtime="bigint",
+    spoken_languages="json",
+    status="text",
+    tagline="text",
+    title="text",
+    video="bool",
+    vote_average="double",
+    vote_count="bigint",
+    credits="json",
+    keywords="json",
+    release_dates="json",
+    _fetched_at="timestamp!",
+    _lake_file="text",
+)
+
+SNAPSHOT_COLUMNS = _columns(
+    id="bigint!",
+    snapshot_date="date!",
+    fetched_at="timestamp!",
+    popularity="double",
+    vote_average="double",
+    vote_count="bigint",
+    budget="bigint",
+    revenue="bigint",
+)
+
+GENRE_COLUMNS = _columns(id="bigint!", name="text", _fetched_at="timestamp!", _lake_file="text")
+
+DELETION_COLUMNS = _columns(
+    id="bigint!",
+    status_code="bigint",
+    status_message="text",
+    _fetched_at="timestamp!",
+    _lake_file="text",
+)
 
 _MERGE = {"disposition": "merge", "strategy": "delete-insert"}
 

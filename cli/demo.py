@@ -1,0 +1,144 @@
+"""`make demo`: the whole product on a fresh machine, in order (CONTRACT §1).
+
+Without TMDB credentials it starts the local TMDB server (its data is synthetic, and says so),
+one day ahead of the backfill's export so the daily increment has real changes to pick up.
+Everything it starts is stopped on exit or Ctrl-C; the warehouse keeps running for queries.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+
+from rich.console import Console
+
+from warehouse.settings import disable_phone_home, get_settings, reset_settings_cache
+
+DEMO_MOVIES = 3000
+DEMO_SEED = 42
+DEMO_LIMIT_WITH_REAL_TMDB = 3000
+FAKE_TMDB_PORT = 8765
+ATTRIBUTION = "This product uses the TMDB API but is not endorsed or certified by TMDB."
+
+console = Console(soft_wrap=True)
+
+
+def _free_port(preferred: int) -> int:
+    import socket
+
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", preferred)) != 0:
+            return preferred
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for(url: str, timeout: float = 60.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError(f"the local TMDB server did not come up at {url}")
+
+
+def start_local_tmdb() -> date:
+    """Start `tmdb fake-tmdb` one day ahead; returns the date of the export to backfill from."""
+    from ingestion.fake_tmdb import FAKE_TMDB_TOKEN
+
+    port = _free_port(FAKE_TMDB_PORT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "fake-tmdb", "--port", str(port),
+         "--movies", str(DEMO_MOVIES), "--seed", str(DEMO_SEED), "--day", "1"],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    atexit.register(_stop, process)
+    base = f"http://127.0.0.1:{port}"
+    _wait_for(f"{base}/3/configuration")
+    os.environ["TMDB_API_BASE_URL"] = f"{base}/3"
+    os.environ["TMDB_EXPORTS_BASE_URL"] = f"{base}/p/exports"
+    os.environ["TMDB_API_TOKEN"] = FAKE_TMDB_TOKEN
+    os.environ.setdefault("TMDB_RATE_LIMIT_RPS", "400")
+    reset_settings_cache()
+    console.print(
+        f"[bold yellow]No TMDB credentials: using the local TMDB server at {base}. "
+        "All data in this demo is SYNTHETIC.[/]"
+    )
+    return datetime.now(UTC).date() - timedelta(days=1)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def main() -> int:
+    from cli.errors import expected_failure
+    from ingestion.pipelines import run_bulk, run_daily
+    from ingestion.progress import RichProgress
+    from warehouse.connection import analyst_url, bootstrap
+
+    disable_phone_home()
+    settings = get_settings()
+    console.print(f"[bold]TMDB movie analytics demo[/]  ({ATTRIBUTION})")
+    try:
+        url = bootstrap(settings)
+        where = "embedded PostgreSQL" if settings.database_url is None else "DATABASE_URL"
+        console.print(f"warehouse: {where} ready")
+        if settings.has_tmdb_credentials:
+            export_date, limit = None, DEMO_LIMIT_WITH_REAL_TMDB
+            console.print(f"TMDB credentials found: backfilling the {limit:,} most popular movies")
+        else:
+            export_date, limit = start_local_tmdb(), None
+        settings = get_settings()
+
+        bulk = run_bulk(
+            settings, export_date=export_date, limit=limit, progress=RichProgress(console)
+        )
+        for line in bulk.lines():
+            console.print(line, highlight=False)
+        daily = run_daily(settings, since=bulk_export_date(bulk), progress=RichProgress(console))
+        for line in daily.lines():
+            console.print(line, highlight=False)
+    except KeyboardInterrupt:
+        console.print("[red]interrupted[/]")
+        return 130
+    except Exception as exc:
+        expected = expected_failure(exc)
+        if expected is None:
+            raise
+        console.print(f"[bold red]error:[/] {expected}", highlight=False)
+        return 1
+
+    console.print()
+    console.print("[bold green]Data landed.[/] Query it:")
+    if settings.database_url is None:
+        console.print(f'  psql "{url}" -c "select count(*) from raw_tmdb.movies"', highlight=False)
+        console.print(f'  read-only analyst: psql "{analyst_url(settings)}"', highlight=False)
+    console.print(f"  lake: {settings.lake_url}", highlight=False)
+    return 0
+
+
+def bulk_export_date(summary) -> date | None:
+    export = summary.detail.get("export", "")
+    try:
+        return date.fromisoformat(export.split(":", 1)[0])
+    except ValueError:
+        return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
