@@ -66,12 +66,13 @@ class IngestSummary:
         return monotonic() - self.started_at
 
     def lines(self) -> list[str]:
-        rate = self.stats.requests / self.elapsed if self.elapsed > 0 else 0.0
+        rate = self.stats.requests_per_second()
         lines = [
             f"{self.kind}: {self.ids_selected:,} ids selected, {self.fetched:,} fetched, "
             f"{self.missing:,} missing (404), {self.stats.retried:,} retried "
             f"({self.stats.rate_limited:,} rate-limited)",
-            f"{self.stats.requests:,} requests in {self.elapsed:,.1f} s = {rate:,.1f} requests/s; "
+            f"{self.stats.requests:,} requests at {rate:,.1f} requests/s; "
+            f"{self.elapsed:,.1f} s in all; "
             f"{self.chunks_landed} chunks landed"
             + (f", {self.chunks_skipped} already done" if self.chunks_skipped else "")
             + f"; {self.lake_files_loaded} lake files loaded into raw_tmdb",

@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from time import monotonic
 from typing import Any
@@ -47,10 +47,14 @@ class RequestStats:
     requests: int = 0
     retried: int = 0
     rate_limited: int = 0
-    started_at: float = field(default_factory=monotonic)
+    first_request_at: float | None = None
+    last_response_at: float | None = None
 
     def requests_per_second(self) -> float:
-        elapsed = monotonic() - self.started_at
+        """Requests over the time between the first request and the last answer."""
+        if self.first_request_at is None or self.last_response_at is None:
+            return 0.0
+        elapsed = self.last_response_at - self.first_request_at
         return self.requests / elapsed if elapsed > 0 else 0.0
 
 
@@ -131,9 +135,12 @@ class TmdbClient:
         while True:
             await self.limiter.acquire()
             self.stats.requests += 1
+            if self.stats.first_request_at is None:
+                self.stats.first_request_at = monotonic()
             try:
                 response = await self._http.get(url, params=query)
                 body = response.content
+                self.stats.last_response_at = monotonic()
             except httpx.ConnectError as exc:
                 connect_failures += 1
                 if connect_failures >= c.CONNECT_ATTEMPTS:
