@@ -159,55 +159,63 @@ def reload_lake(settings: Settings) -> int:
     return len(_loaded_files(pipeline))
 
 
-def _land_details(
-    settings: Settings,
-    pipeline,
-    records: list[dict[str, Any]],
-    missing_ids: list[int],
-    state_updates: dict[str, lake_mod.StateUpdate] | None = None,
-) -> None:
-    batch = LandingBatch(state_updates=dict(state_updates or {}))
-    batch.add(MOVIE_DETAILS, _staging_file(settings, MOVIE_DETAILS), records)
-    fetched_at = utc_now_iso()
-    batch.add(
-        MOVIE_DELETIONS,
-        _staging_file(settings, MOVIE_DELETIONS),
-        ({"id": movie_id, **NOT_FOUND, "_fetched_at": fetched_at} for movie_id in missing_ids),
-    )
-    _land(pipeline, batch)
+class _Run:
+    """One ingestion run: its client, lake pipeline, warehouse (if loading) and summary."""
 
+    def __init__(self, settings: Settings, kind: str, pipeline_name: str, load_raw: bool) -> None:
+        self.settings = settings
+        self.summary = IngestSummary(kind=kind)
+        self.make_client = client_factory(settings, self.summary.stats)
+        self.genres = asyncio.run(_preflight(self.make_client))
+        self.database_url = bootstrap(settings) if load_raw else None
+        self.pipeline = lake_pipeline(settings, pipeline_name)
+        _finish_pending(self.pipeline)
 
-def _fetch_and_land(
-    settings: Settings,
-    pipeline,
-    make_client: Callable[[], TmdbClient],
-    chunks: list[tuple[int, list[int]]],
-    summary: IngestSummary,
-    progress: ProgressReporter,
-    *,
-    description: str,
-    database_url: str | None,
-    checkpoint: Callable[[int], dict[str, lake_mod.StateUpdate]] | None = None,
-) -> None:
-    """Fetch chunks in the background; land each finished one in the lake, then in raw."""
-    progress.start(description, sum(len(ids) for _, ids in chunks))
-    try:
-        fetcher = DetailFetcher(
-            make_client,
-            chunks,
-            max_concurrency=settings.tmdb_max_concurrency,
-            on_movie_done=progress.advance,
-        )
-        for result in fetcher:
-            updates = checkpoint(result.index) if checkpoint else None
-            _land_details(settings, pipeline, result.records, result.missing_ids, updates)
-            summary.fetched += len(result.records)
-            summary.missing += len(result.missing_ids)
-            summary.chunks_landed += 1
-            if database_url is not None:
-                summary.lake_files_loaded += load_lake_into_raw(settings, database_url=database_url)
-    finally:
-        progress.stop()
+    def staging_file(self, resource: str) -> Path:
+        return _staging_file(self.settings, resource)
+
+    def land(self, batch: LandingBatch) -> None:
+        """Into the lake, then (when loading) every lake file the warehouse lacks."""
+        _land(self.pipeline, batch)
+        self.load_raw()
+
+    def load_raw(self) -> None:
+        if self.database_url is not None:
+            self.summary.lake_files_loaded += load_lake_into_raw(
+                self.settings, database_url=self.database_url
+            )
+
+    def fetch_and_land(
+        self,
+        chunks: list[tuple[int, list[int]]],
+        progress: ProgressReporter,
+        description: str,
+        checkpoint: Callable[[int], dict[str, lake_mod.StateUpdate]] | None = None,
+    ) -> None:
+        """Fetch chunks in the background; land each finished one as it comes."""
+        progress.start(description, sum(len(ids) for _, ids in chunks))
+        try:
+            fetcher = DetailFetcher(
+                self.make_client,
+                chunks,
+                max_concurrency=self.settings.tmdb_max_concurrency,
+                on_movie_done=progress.advance,
+            )
+            for result in fetcher:
+                batch = LandingBatch(state_updates=checkpoint(result.index) if checkpoint else {})
+                batch.add(MOVIE_DETAILS, self.staging_file(MOVIE_DETAILS), result.records)
+                fetched_at = utc_now_iso()
+                batch.add(
+                    MOVIE_DELETIONS,
+                    self.staging_file(MOVIE_DELETIONS),
+                    ({"id": i, **NOT_FOUND, "_fetched_at": fetched_at} for i in result.missing_ids),
+                )
+                self.land(batch)
+                self.summary.fetched += len(result.records)
+                self.summary.missing += len(result.missing_ids)
+                self.summary.chunks_landed += 1
+        finally:
+            progress.stop()
 
 
 def chunked(ids: list[int], size: int) -> list[tuple[int, list[int]]]:
@@ -220,21 +228,10 @@ def run_bulk_chunk(
     settings: Settings, ids: list[int], *, chunk_size: int = DEFAULT_CHUNK_SIZE
 ) -> IngestSummary:
     """One slice of a backfill, into the lake only: in AWS the lake loader takes it from there."""
-    summary = IngestSummary(kind="bulk chunk", ids_selected=len(ids))
-    make_client = client_factory(settings, summary.stats)
-    pipeline = lake_pipeline(settings, BULK_PIPELINE)
-    _finish_pending(pipeline)
-    _fetch_and_land(
-        settings,
-        pipeline,
-        make_client,
-        chunked(ids, chunk_size),
-        summary,
-        LogProgress(),
-        description="movie details",
-        database_url=None,
-    )
-    return summary
+    run = _Run(settings, "bulk chunk", BULK_PIPELINE, load_raw=False)
+    run.summary.ids_selected = len(ids)
+    run.fetch_and_land(chunked(ids, chunk_size), LogProgress(), "movie details")
+    return run.summary
 
 
 def _run_key(export_date: date, limit: int | None, min_popularity: float | None, chunk: int) -> str:
@@ -253,14 +250,8 @@ def run_bulk(
 ) -> IngestSummary:
     """Backfill: ids from the export file, details for each, resuming a killed run."""
     progress = progress or LogProgress()
-    summary = IngestSummary(kind="bulk")
-    make_client = client_factory(settings, summary.stats)
-    genres = asyncio.run(_preflight(make_client))
-    database_url = bootstrap(settings) if load_raw else None
-    pipeline = lake_pipeline(settings, BULK_PIPELINE)
-    _finish_pending(pipeline)
-
-    export_file = _staging_file(settings, MOVIE_IDS_EXPORT)
+    run = _Run(settings, "bulk", BULK_PIPELINE, load_raw)
+    export_file = run.staging_file(MOVIE_IDS_EXPORT)
     selection = download_export(
         settings.tmdb_exports_base_url,
         export_date,
@@ -269,42 +260,33 @@ def run_bulk(
         min_popularity=min_popularity,
     )
     run_key = _run_key(selection.export_date, limit, min_popularity, chunk_size)
-    state = resource_state(pipeline, MOVIE_DETAILS)
-    done = set(state.get("bulk_runs", {}).get(run_key, []))
-    landed_exports = set(resource_state(pipeline, MOVIE_IDS_EXPORT).get("landed", []))
-    summary.ids_selected = len(selection.ids)
-    summary.detail["export"] = (
+    done = set(resource_state(run.pipeline, MOVIE_DETAILS).get("bulk_runs", {}).get(run_key, []))
+    landed_exports = set(resource_state(run.pipeline, MOVIE_IDS_EXPORT).get("landed", []))
+    run.summary.ids_selected = len(selection.ids)
+    run.summary.detail["export"] = (
         f"{selection.export_date.isoformat()}: {selection.rows:,} rows, "
         f"{selection.adult_skipped:,} adult skipped"
     )
 
     batch = LandingBatch()
-    batch.add(GENRES, _staging_file(settings, GENRES), genres)
+    batch.add(GENRES, run.staging_file(GENRES), run.genres)
     if selection.export_date.isoformat() not in landed_exports:
         batch.add_file(MOVIE_IDS_EXPORT, export_file, selection.rows)
         batch.state_updates[MOVIE_IDS_EXPORT] = _remember_export(selection.export_date)
     else:
         export_file.unlink(missing_ok=True)
-    _land(pipeline, batch)
+    run.land(batch)
 
     chunks = chunked(selection.ids, chunk_size)
     todo = [(index, ids) for index, ids in chunks if index not in done]
-    summary.chunks_skipped = len(chunks) - len(todo)
-    if load_raw:
-        summary.lake_files_loaded += load_lake_into_raw(settings, database_url=database_url)
-
-    _fetch_and_land(
-        settings,
-        pipeline,
-        make_client,
+    run.summary.chunks_skipped = len(chunks) - len(todo)
+    run.fetch_and_land(
         todo,
-        summary,
         progress,
-        description="movie details",
-        database_url=database_url,
+        "movie details",
         checkpoint=lambda index: {MOVIE_DETAILS: _mark_chunk_done(run_key, index)},
     )
-    return summary
+    return run.summary
 
 
 def _mark_chunk_done(run_key: str, index: int) -> lake_mod.StateUpdate:
@@ -345,45 +327,26 @@ def run_daily(
 ) -> IngestSummary:
     """Changes since the watermark (or `since`) up to today; the watermark moves at the end."""
     progress = progress or LogProgress()
-    summary = IngestSummary(kind="daily")
     today = today or datetime.now(UTC).date()
-    make_client = client_factory(settings, summary.stats)
-    genres = asyncio.run(_preflight(make_client))
-    database_url = bootstrap(settings) if load_raw else None
-    pipeline = lake_pipeline(settings, DAILY_PIPELINE)
-    _finish_pending(pipeline)
-    watermark = resource_state(pipeline, MOVIE_CHANGES).get("watermark")
+    run = _Run(settings, "daily", DAILY_PIPELINE, load_raw)
+    watermark = resource_state(run.pipeline, MOVIE_CHANGES).get("watermark")
     start = since or (date.fromisoformat(watermark) if watermark else today - timedelta(days=1))
-    summary.detail["window"] = f"{start.isoformat()} → {today.isoformat()}"
+    run.summary.detail["window"] = f"{start.isoformat()} → {today.isoformat()}"
 
     async def fetch_changes() -> list[dict[str, Any]]:
-        async with make_client() as client:
+        async with run.make_client() as client:
             return await changed_movies(client, start, today)
 
     changes = asyncio.run(fetch_changes())
     ids = sorted({int(record["id"]) for record in changes if not record.get("adult")})
-    summary.ids_selected = len(ids)
-    summary.detail["changes"] = f"{len(changes):,} change records, {len(ids):,} non-adult ids"
-    chunks = chunked(ids, chunk_size)
-    if load_raw:
-        summary.lake_files_loaded += load_lake_into_raw(settings, database_url=database_url)
-
-    _fetch_and_land(
-        settings,
-        pipeline,
-        make_client,
-        chunks,
-        summary,
-        progress,
-        description="changed movies",
-        database_url=database_url,
-    )
+    run.summary.ids_selected = len(ids)
+    run.summary.detail["changes"] = f"{len(changes):,} change records, {len(ids):,} non-adult ids"
+    run.load_raw()  # catch up on files a killed run left in the lake
+    run.fetch_and_land(chunked(ids, chunk_size), progress, "changed movies")
 
     final = LandingBatch(state_updates={MOVIE_CHANGES: _set_watermark(today)})
-    final.add(MOVIE_CHANGES, _staging_file(settings, MOVIE_CHANGES), changes)
-    final.add(GENRES, _staging_file(settings, GENRES), genres)
-    _land(pipeline, final)
-    if load_raw:
-        summary.lake_files_loaded += load_lake_into_raw(settings, database_url=database_url)
-    summary.detail["watermark"] = today.isoformat()
-    return summary
+    final.add(MOVIE_CHANGES, run.staging_file(MOVIE_CHANGES), changes)
+    final.add(GENRES, run.staging_file(GENRES), run.genres)
+    run.land(final)
+    run.summary.detail["watermark"] = today.isoformat()
+    return run.summary
