@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 LOCK := requirements.lock
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export DBT_VERSION_CHECK := false
 export RUNTIME__DLTHUB_TELEMETRY := false
 
 .PHONY: install lock demo test lint format clean
@@ -26,15 +27,18 @@ demo: install  ## embedded warehouse + local TMDB server (without credentials) +
 test: install  ## every linter and test; .ci/run calls exactly this
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint dbt_project
 	$(BIN)/pytest
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint dbt_project
 
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+	$(BIN)/sqlfluff fix dbt_project
 
 clean:  ## stop the embedded warehouse and remove local state (lake, warehouse data, venv kept)
 	-$(BIN)/tmdb db stop

@@ -12,12 +12,14 @@ from dlt.common.storages.exceptions import StorageException
 
 from ingestion.tmdb.client import TmdbError
 from warehouse.connection import WarehouseUnavailable
+from warehouse.dbt_runner import DbtFailed
 from warehouse.embedded import EmbeddedWarehouseError
 
 EXPECTED = (
     TmdbError,
     WarehouseUnavailable,
     EmbeddedWarehouseError,
+    DbtFailed,
     psycopg2.OperationalError,
     DestinationTerminalException,
     DestinationTransientException,

@@ -213,6 +213,31 @@ def ingest_reload_lake():
     out.print(f"raw_tmdb rebuilt from {files} lake files")
 
 
+# --- dbt ---------------------------------------------------------------------------------------
+
+
+@app.command("transform")
+def transform_command():
+    """`dbt build` (models and every test) then `dbt docs generate`."""
+    from warehouse.dbt_runner import transform
+
+    _run(lambda: transform(get_settings()))
+    out.print("dbt build and docs generate finished; docs in target/ (index.html)")
+
+
+@app.command(
+    "dbt",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def dbt_command(ctx: typer.Context):
+    """Any dbt command against this project and warehouse, e.g. `tmdb dbt ls -s marts`."""
+    from warehouse.dbt_runner import run_dbt
+
+    if not ctx.args:
+        raise UsageError("name a dbt command, e.g. `tmdb dbt build`")
+    _run(lambda: run_dbt(get_settings(), ctx.args))
+
+
 def run() -> None:  # pragma: no cover - console entry point
     app()
 

@@ -102,4 +102,5 @@ def disable_phone_home() -> None:
 
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    os.environ.setdefault("DBT_VERSION_CHECK", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")

@@ -1,0 +1,13 @@
+{% macro create_prediction_landing_table() -%}
+    {#- `tmdb score` writes here; the mart `movie_success_predictions` reads it. Created empty
+        up front so the project builds before any model has been trained. -#}
+    create schema if not exists ml;
+    create table if not exists ml.movie_success_scores (
+        movie_id bigint not null,
+        model_version text not null,
+        success_probability double precision not null,
+        predicted_success boolean not null,
+        scored_at timestamp with time zone not null,
+        primary key (movie_id, model_version)
+    );
+{%- endmacro %}

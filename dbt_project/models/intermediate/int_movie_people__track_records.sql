@@ -1,0 +1,183 @@
+{#- For each movie, the track record of its primary director and its top-billed actors, from
+    their films released strictly before this one (point in time: no future leakage). -#}
+
+with
+
+movies as (
+
+    select * from {{ ref('int_movies__current') }}
+
+),
+
+financials as (
+
+    select * from {{ ref('int_movies__financials') }}
+
+),
+
+directors as (
+
+    select * from {{ ref('int_movies__primary_director') }}
+
+),
+
+crew as (
+
+    select * from {{ ref('stg_tmdb__movie_crew') }}
+
+),
+
+cast_credits as (
+
+    select * from {{ ref('stg_tmdb__movie_cast') }}
+
+),
+
+cast_people as (
+
+    select
+        movie_id,
+        person_id,
+        min(cast_order) as cast_order
+
+    from cast_credits
+    group by movie_id, person_id
+
+),
+
+top_billed as (
+
+    select
+        movie_id,
+        person_id,
+        row_number() over (
+            partition by movie_id
+            order by cast_order, person_id
+        ) as billing_rank
+
+    from cast_people
+
+),
+
+movie_people as (
+
+    select
+        movie_id,
+        director_person_id as person_id,
+        'director' as credit_role,
+        1 as billing_rank
+
+    from directors
+
+    union all
+
+    select
+        movie_id,
+        person_id,
+        'cast' as credit_role,
+        billing_rank
+
+    from top_billed
+    where billing_rank <= {{ var('top_cast_size') }}
+
+),
+
+filmography as (
+
+    select distinct
+        movie_id,
+        person_id,
+        'director' as credit_role
+
+    from crew
+    where job = 'Director'
+
+    union
+
+    select distinct
+        movie_id,
+        person_id,
+        'cast' as credit_role
+
+    from cast_credits
+
+),
+
+earlier_films as (
+
+    select
+        movie_people.movie_id,
+        movie_people.person_id,
+        movie_people.credit_role,
+        earlier.release_date as earlier_release_date,
+        earlier_financials.revenue_usd as earlier_revenue_usd,
+        earlier_financials.is_revenue_reliable as is_earlier_revenue_reliable,
+        earlier_financials.is_commercial_success as was_earlier_success
+
+    from movie_people
+    inner join movies as this_movie
+        on movie_people.movie_id = this_movie.movie_id
+    inner join filmography
+        on
+            movie_people.person_id = filmography.person_id
+            and movie_people.credit_role = filmography.credit_role
+    inner join movies as earlier
+        on
+            filmography.movie_id = earlier.movie_id
+            and this_movie.release_date > earlier.release_date
+    inner join financials as earlier_financials
+        on earlier.movie_id = earlier_financials.movie_id
+
+),
+
+records as (
+
+    select
+        movie_id,
+        person_id,
+        credit_role,
+        count(*) as prior_film_count,
+        count(was_earlier_success) as prior_labelled_film_count,
+        (
+            avg(case when was_earlier_success then 1.0 else 0.0 end)
+            filter (where was_earlier_success is not null)
+        )::double precision as prior_success_rate,
+        percentile_cont(0.5) within group (order by earlier_revenue_usd)
+        filter (where is_earlier_revenue_reliable) as prior_median_revenue_usd
+
+    from earlier_films
+    group by movie_id, person_id, credit_role
+
+),
+
+final as (
+
+    select
+        movie_people.movie_id,
+        movie_people.person_id,
+        movie_people.credit_role,
+        movie_people.billing_rank,
+        this_movie.release_date,
+        case
+            when this_movie.release_date is not null
+                then coalesce(records.prior_film_count, 0)
+        end as prior_film_count,
+        case
+            when this_movie.release_date is not null
+                then coalesce(records.prior_labelled_film_count, 0)
+        end as prior_labelled_film_count,
+        records.prior_success_rate,
+        records.prior_median_revenue_usd
+
+    from movie_people
+    inner join movies as this_movie
+        on movie_people.movie_id = this_movie.movie_id
+    left join records
+        on
+            movie_people.movie_id = records.movie_id
+            and movie_people.person_id = records.person_id
+            and movie_people.credit_role = records.credit_role
+
+)
+
+select * from final

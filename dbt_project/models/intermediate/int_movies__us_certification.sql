@@ -1,0 +1,58 @@
+{#- MPA ratings only: TV ratings (TV-MA…) and free text are not theatrical certifications. -#}
+
+with
+
+release_dates as (
+
+    select * from {{ ref('stg_tmdb__movie_release_dates') }}
+
+),
+
+us_ratings as (
+
+    select
+        movie_id,
+        certification,
+        release_type,
+        release_date,
+        -- theatrical first, then limited theatrical, then premiere, then home releases
+        case release_type
+            when 3 then 1
+            when 2 then 2
+            when 1 then 3
+            else 4
+        end as release_type_preference
+
+    from release_dates
+    where
+        country_code = 'US'
+        and certification ~ '^(G|PG|PG-13|R|NC-17|NR)$'
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by movie_id
+            order by release_type_preference, release_date nulls last, certification
+        ) as pick_rank
+
+    from us_ratings
+
+),
+
+final as (
+
+    select
+        movie_id,
+        certification as us_certification,
+        release_type as us_certification_release_type
+
+    from ranked
+    where pick_rank = 1
+
+)
+
+select * from final

@@ -1,0 +1,194 @@
+{#- Pre-release facts only: nothing here may depend on popularity, votes, revenue or anything
+    else known after release (the label aside). The classifier's leakage test checks this. -#}
+
+with
+
+movies as (
+
+    select * from {{ ref('int_movies__current') }}
+
+),
+
+financials as (
+
+    select * from {{ ref('int_movies__financials') }}
+
+),
+
+certifications as (
+
+    select * from {{ ref('int_movies__us_certification') }}
+
+),
+
+movie_genres as (
+
+    select * from {{ ref('bridge_movie_genres') }}
+
+),
+
+companies as (
+
+    select * from {{ ref('stg_tmdb__movie_production_companies') }}
+
+),
+
+keywords as (
+
+    select * from {{ ref('stg_tmdb__movie_keywords') }}
+
+),
+
+track_records as (
+
+    select * from {{ ref('int_movie_people__track_records') }}
+
+),
+
+genre_lists as (
+
+    select
+        movie_id,
+        array_agg(genre_name order by genre_position) as genre_names,
+        count(*) as genre_count,
+        min(genre_name) filter (where is_primary_genre) as primary_genre
+
+    from movie_genres
+    group by movie_id
+
+),
+
+company_lists as (
+
+    select
+        movie_id,
+        array_agg(company_name order by company_position) as production_company_names,
+        count(distinct company_id) as production_company_count
+
+    from companies
+    group by movie_id
+
+),
+
+keyword_counts as (
+
+    select
+        movie_id,
+        count(distinct keyword_id) as keyword_count
+
+    from keywords
+    group by movie_id
+
+),
+
+earlier_in_collection as (
+
+    select
+        this_movie.movie_id,
+        count(earlier.movie_id) as collection_prior_film_count
+
+    from movies as this_movie
+    inner join movies as earlier
+        on
+            this_movie.collection_id = earlier.collection_id
+            and this_movie.release_date > earlier.release_date
+    group by this_movie.movie_id
+
+),
+
+director_records as (
+
+    select
+        movie_id,
+        prior_film_count as director_prior_film_count,
+        prior_success_rate as director_prior_success_rate,
+        prior_median_revenue_usd as director_prior_median_revenue_usd
+
+    from track_records
+    where credit_role = 'director'
+
+),
+
+cast_records as (
+
+    select
+        movie_id,
+        count(*) as top_cast_count,
+        avg(prior_film_count)::double precision as cast_prior_film_count,
+        avg(prior_success_rate) as cast_prior_success_rate,
+        avg(prior_median_revenue_usd) as cast_prior_median_revenue_usd
+
+    from track_records
+    where credit_role = 'cast'
+    group by movie_id
+
+),
+
+final as (
+
+    select
+        -- ids and the point in time
+        movies.movie_id,
+        movies.release_date,
+
+        -- timing
+        extract(year from movies.release_date)::integer as release_year,
+        extract(month from movies.release_date)::integer as release_month,
+        extract(quarter from movies.release_date)::integer as release_quarter,
+        extract(isodow from movies.release_date)::integer as release_day_of_week,
+        case
+            when extract(month from movies.release_date) in (12, 1, 2) then 'winter'
+            when extract(month from movies.release_date) in (3, 4, 5) then 'spring'
+            when extract(month from movies.release_date) in (6, 7, 8) then 'summer'
+            when extract(month from movies.release_date) in (9, 10, 11) then 'autumn'
+        end as release_season,
+
+        -- the production
+        case when financials.is_budget_reliable then movies.budget_usd end as budget_usd,
+        movies.runtime_minutes,
+        movies.original_language,
+        certifications.us_certification,
+        coalesce(genre_lists.genre_names, array[]::text []) as genre_names,
+        coalesce(genre_lists.genre_count, 0) as genre_count,
+        genre_lists.primary_genre,
+        movies.collection_id is not null as is_in_collection,
+        coalesce(earlier_in_collection.collection_prior_film_count, 0)
+            as collection_prior_film_count,
+        coalesce(company_lists.production_company_names, array[]::text [])
+            as production_company_names,
+        coalesce(company_lists.production_company_count, 0) as production_company_count,
+        coalesce(keyword_counts.keyword_count, 0) as keyword_count,
+
+        -- track records as of the release date
+        director_records.director_prior_film_count,
+        director_records.director_prior_success_rate,
+        director_records.director_prior_median_revenue_usd,
+        coalesce(cast_records.top_cast_count, 0) as top_cast_count,
+        cast_records.cast_prior_film_count,
+        cast_records.cast_prior_success_rate,
+        cast_records.cast_prior_median_revenue_usd,
+
+        -- the label
+        financials.is_commercial_success
+
+    from movies
+    inner join financials
+        on movies.movie_id = financials.movie_id
+    left join certifications
+        on movies.movie_id = certifications.movie_id
+    left join genre_lists
+        on movies.movie_id = genre_lists.movie_id
+    left join company_lists
+        on movies.movie_id = company_lists.movie_id
+    left join keyword_counts
+        on movies.movie_id = keyword_counts.movie_id
+    left join earlier_in_collection
+        on movies.movie_id = earlier_in_collection.movie_id
+    left join director_records
+        on movies.movie_id = director_records.movie_id
+    left join cast_records
+        on movies.movie_id = cast_records.movie_id
+
+)
+
+select * from final

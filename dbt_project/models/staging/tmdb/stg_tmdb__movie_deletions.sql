@@ -1,0 +1,22 @@
+with
+
+source as (
+
+    select * from {{ source('tmdb', 'movie_deletions') }}
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        id as movie_id,
+
+        -- dates and timestamps
+        _fetched_at as deleted_at
+
+    from source
+
+)
+
+select * from renamed
