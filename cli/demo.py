@@ -90,6 +90,7 @@ def main() -> int:
     from ingestion.pipelines import run_bulk, run_daily
     from ingestion.progress import RichProgress
     from warehouse.connection import analyst_url, bootstrap
+    from warehouse.dbt_runner import transform
 
     disable_phone_home()
     settings = get_settings()
@@ -113,6 +114,10 @@ def main() -> int:
         daily = run_daily(settings, since=bulk_export_date(bulk), progress=RichProgress(console))
         for line in daily.lines():
             console.print(line, highlight=False)
+        console.print(
+            "[bold]dbt build + docs generate[/] (staging → intermediate → marts, every test)"
+        )
+        transform(settings)
     except KeyboardInterrupt:
         console.print("[red]interrupted[/]")
         return 130
@@ -124,10 +129,15 @@ def main() -> int:
         return 1
 
     console.print()
-    console.print("[bold green]Data landed.[/] Query it:")
+    console.print("[bold green]Data landed and modelled.[/] Query the marts:")
     if settings.database_url is None:
-        console.print(f'  psql "{url}" -c "select count(*) from raw_tmdb.movies"', highlight=False)
-        console.print(f'  read-only analyst: psql "{analyst_url(settings)}"', highlight=False)
+        console.print(
+            f'  psql "{analyst_url(settings)}" -c "select title, release_year, roi'
+            ' from marts.dim_movies order by roi desc nulls last limit 10"',
+            highlight=False,
+        )
+        console.print(f'  owner (raw, staging…): psql "{url}"', highlight=False)
+    console.print("  dbt docs: target/index.html (served at /dbt-docs/ by the API)")
     console.print(f"  lake: {settings.lake_url}", highlight=False)
     return 0
 
