@@ -9,27 +9,21 @@ movies as (
 
 ),
 
-financials as (
-
-    select * from {{ ref('int_movies__financials') }}
-
-),
-
 directors as (
 
     select * from {{ ref('int_movies__primary_director') }}
 
 ),
 
-crew as (
-
-    select * from {{ ref('stg_tmdb__movie_crew') }}
-
-),
-
 cast_credits as (
 
     select * from {{ ref('stg_tmdb__movie_cast') }}
+
+),
+
+filmography as (
+
+    select * from {{ ref('int_people__filmography') }}
 
 ),
 
@@ -82,27 +76,6 @@ movie_people as (
 
 ),
 
-filmography as (
-
-    select distinct
-        movie_id,
-        person_id,
-        'director' as credit_role
-
-    from crew
-    where job = 'Director'
-
-    union
-
-    select distinct
-        movie_id,
-        person_id,
-        'cast' as credit_role
-
-    from cast_credits
-
-),
-
 earlier_films as (
 
     select
@@ -110,23 +83,17 @@ earlier_films as (
         movie_people.person_id,
         movie_people.credit_role,
         earlier.release_date as earlier_release_date,
-        earlier_financials.revenue_usd as earlier_revenue_usd,
-        earlier_financials.is_revenue_reliable as is_earlier_revenue_reliable,
-        earlier_financials.is_commercial_success as was_earlier_success
+        earlier.reliable_revenue_usd as earlier_revenue_usd,
+        earlier.is_commercial_success as was_earlier_success
 
     from movie_people
     inner join movies as this_movie
         on movie_people.movie_id = this_movie.movie_id
-    inner join filmography
+    inner join filmography as earlier
         on
-            movie_people.person_id = filmography.person_id
-            and movie_people.credit_role = filmography.credit_role
-    inner join movies as earlier
-        on
-            filmography.movie_id = earlier.movie_id
+            movie_people.person_id = earlier.person_id
+            and movie_people.credit_role = earlier.credit_role
             and this_movie.release_date > earlier.release_date
-    inner join financials as earlier_financials
-        on earlier.movie_id = earlier_financials.movie_id
 
 ),
 
@@ -142,8 +109,9 @@ records as (
             avg(case when was_earlier_success then 1.0 else 0.0 end)
             filter (where was_earlier_success is not null)
         )::double precision as prior_success_rate,
-        percentile_cont(0.5) within group (order by earlier_revenue_usd)
-        filter (where is_earlier_revenue_reliable) as prior_median_revenue_usd
+        percentile_cont(0.5) within group (
+            order by earlier_revenue_usd
+        ) as prior_median_revenue_usd
 
     from earlier_films
     group by movie_id, person_id, credit_role
