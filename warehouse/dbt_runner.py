@@ -6,10 +6,14 @@ dbt's profile cannot parse a URL, so the one place that knows where the warehous
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+import yaml
 
 from warehouse.connection import bootstrap, uses_embedded
 from warehouse.settings import Settings, disable_phone_home
@@ -37,6 +41,20 @@ def dbt_environment(database_url: str, *, embedded: bool) -> dict[str, str]:
     if "sslmode" in query:
         env["TMDB_DBT_SSLMODE"] = query["sslmode"][0]
     return env
+
+
+def project_vars() -> dict[str, Any]:
+    """The business thresholds of `dbt_project.yml`, shared with Python so both agree."""
+    with open(PROJECT_DIR / "dbt_project.yml", encoding="utf-8") as handle:
+        return dict(yaml.safe_load(handle).get("vars", {}))
+
+
+def manifest_hash() -> str | None:
+    """sha256 of the last `target/manifest.json`: which dbt project a model was trained on."""
+    manifest = target_dir() / "manifest.json"
+    if not manifest.exists():
+        return None
+    return hashlib.sha256(manifest.read_bytes()).hexdigest()
 
 
 def prepare(settings: Settings) -> None:
@@ -77,7 +95,22 @@ def _failure_summary(args: Sequence[str], result) -> str:
     return f"dbt {args[0]} failed: {reason}"
 
 
+def target_dir() -> Path:
+    """Where dbt writes its artefacts (`DBT_TARGET_PATH` moves it, e.g. in tests)."""
+    configured = os.environ.get("DBT_TARGET_PATH")
+    return Path(configured) if configured else TARGET_DIR
+
+
 def transform(settings: Settings) -> None:
-    """`dbt build` (models, tests, snapshots, seeds) then `dbt docs generate`."""
+    """`dbt build` (models, tests, snapshots, seeds), `dbt docs generate`, then the check that
+    every model and column is described (the docs are the schema context of `/ask`)."""
+    from warehouse.dbt_docs_check import undocumented
+
     run_dbt(settings, ["build"])
     run_dbt(settings, ["docs", "generate"])
+    problems = undocumented(target_dir() / "manifest.json", target_dir() / "catalog.json")
+    if problems:
+        shown = "; ".join(problems[:3]) + (
+            f" and {len(problems) - 3} more" if len(problems) > 3 else ""
+        )
+        raise DbtFailed(f"undocumented in the dbt project: {shown}")

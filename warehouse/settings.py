@@ -45,6 +45,8 @@ class Settings(BaseSettings):
 
     # Where local state lives: the embedded PostgreSQL, dlt's working folders.
     state_dir: Path = Field(default=Path(".tmdb"), alias="TMDB_STATE_DIR")
+    # Trained models and their cards (`artifacts/models/<version>/`).
+    artifacts_dir: Path = Field(default=Path("artifacts"), alias="TMDB_ARTIFACTS_DIR")
     # Concurrent detail requests in flight; the rate limit above is the real ceiling.
     tmdb_max_concurrency: int = Field(default=16, ge=1, le=256, alias="TMDB_MAX_CONCURRENCY")
 

@@ -1,0 +1,168 @@
+"""The marts say what the source says: figures recomputed in Python from the synthetic
+catalogue (never from the warehouse) equal the marts' after a bulk load and after a daily run.
+
+The catalogue is the source of truth TMDB would be: adult titles never reach the marts, movies
+removed from TMDB leave them, and TMDB's 0 / '' for "unknown" must not count as values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+
+from ingestion.fake_tmdb import Catalogue
+from ingestion.pipelines import run_bulk, run_daily
+from tests.conftest import query, settings
+from tests.dbt.conftest import day0_catalogue
+from warehouse.dbt_runner import transform
+
+SEED = 31
+MOVIES = 1200
+
+RELIABLE_BUDGET_USD = 100_000
+RELIABLE_REVENUE_USD = 1_000
+SUCCESS_REVENUE_MULTIPLE = 2
+
+
+def expected_figures(catalogue: Catalogue) -> dict[str, int]:
+    """The marts' headline figures, from the catalogue's TMDB records of non-adult movies."""
+    records = [catalogue.details(i) for i in catalogue.movie_ids(include_adult=False)]
+    budgets = [r["budget"] for r in records if r["budget"] > 0]
+    revenues = [r["revenue"] for r in records if r["revenue"] > 0]
+    labelled = [
+        r
+        for r in records
+        if r["budget"] >= RELIABLE_BUDGET_USD and r["revenue"] >= RELIABLE_REVENUE_USD
+    ]
+    movie_genres = {(r["id"], g["id"]) for r in records for g in r["genres"]}
+    us_certified = [
+        r
+        for r in records
+        for country in r["release_dates"]["results"]
+        if country["iso_3166_1"] == "US"
+        and any(release["certification"].strip() for release in country["release_dates"])
+    ]
+    cast = {(r["id"], p["id"]) for r in records for p in r["credits"]["cast"]}
+    crew = {(r["id"], p["id"], p["job"]) for r in records for p in r["credits"]["crew"]}
+    return {
+        "movies": len(records),
+        "known_budgets": len(budgets),
+        "budget_sum": sum(budgets),
+        "known_revenues": len(revenues),
+        "revenue_sum": sum(revenues),
+        "known_runtimes": sum(r["runtime"] > 0 for r in records),
+        "known_release_dates": sum(bool(r["release_date"]) for r in records),
+        "known_imdb_ids": sum(bool(r["imdb_id"]) for r in records),
+        "known_overviews": sum(bool(r["overview"].strip()) for r in records),
+        "known_us_certifications": len(us_certified),
+        "with_director": sum(
+            any(p["job"] == "Director" for p in r["credits"]["crew"]) for r in records
+        ),
+        "with_primary_genre": sum(bool(r["genres"]) for r in records),
+        "labelled": len(labelled),
+        "successes": sum(r["revenue"] >= SUCCESS_REVENUE_MULTIPLE * r["budget"] for r in labelled),
+        "movie_genres": len(movie_genres),
+        "people": len({person for _, person in cast} | {person for _, person, _ in crew}),
+        "cast_rows": len(cast),
+        "crew_rows": len(crew),
+    }
+
+
+KNOWN = (
+    "known_budgets",
+    "budget_sum",
+    "known_revenues",
+    "revenue_sum",
+    "known_runtimes",
+    "known_release_dates",
+    "known_imdb_ids",
+    "known_overviews",
+    "known_us_certifications",
+    "with_director",
+    "with_primary_genre",
+)
+
+
+def warehouse_figures(url: str) -> dict[str, int]:
+    # count(column) counts non-NULL values: TMDB's 0 and '' must have become NULL.
+    ((movies, *known, labelled, successes),) = query(
+        url,
+        """
+        select
+            count(*),
+            count(budget_usd),
+            coalesce(sum(budget_usd), 0),
+            count(revenue_usd),
+            coalesce(sum(revenue_usd), 0),
+            count(runtime_minutes),
+            count(release_date),
+            count(imdb_id),
+            count(overview),
+            count(us_certification),
+            count(director_name),
+            count(primary_genre),
+            count(is_commercial_success),
+            count(*) filter (where is_commercial_success)
+        from marts.dim_movies
+        """,
+    )
+
+    def count(table: str) -> int:
+        return query(url, f"select count(*) from marts.{table}")[0][0]
+
+    return {
+        "movies": movies,
+        **dict(zip(KNOWN, (int(value) for value in known), strict=True)),
+        "labelled": labelled,
+        "successes": successes,
+        "movie_genres": count("bridge_movie_genres"),
+        "people": count("dim_people"),
+        "cast_rows": count("fct_movie_cast"),
+        "crew_rows": count("fct_movie_crew"),
+    }
+
+
+def mart_movie_ids(url: str, ids: Iterable[int]) -> set[int]:
+    rows = query(
+        url, "select movie_id from marts.dim_movies where movie_id = any(%s)", (list(ids),)
+    )
+    return {row[0] for row in rows}
+
+
+def test_marts_match_the_catalogue_after_bulk_and_daily(
+    tmdb_server, dbt_artifacts, database_url: str
+) -> None:
+    day0 = day0_catalogue(SEED, MOVIES)
+    server = tmdb_server(day0)
+    run_bulk(settings(), export_date=day0.date_of(0))
+    server.stop()
+    transform(settings())
+    assert warehouse_figures(database_url) == expected_figures(day0), "after the bulk load"
+
+    day1 = Catalogue(seed=SEED, movies=MOVIES, day=1, today=day0.date_of(0) + timedelta(days=1))
+    tmdb_server(day1)
+    run_daily(settings(), today=day1.date_of(1))
+    transform(settings())
+    assert warehouse_figures(database_url) == expected_figures(day1), "after the daily run"
+
+    removed, added = day1.removed_ids(1), day1.added_ids(1)
+    assert any(not day0.details(i)["adult"] for i in removed)
+    assert mart_movie_ids(database_url, removed) == set()
+    non_adult_added = {i for i in added if not day1.details(i)["adult"]}
+    assert non_adult_added
+    assert mart_movie_ids(database_url, added) == non_adult_added
+
+    # Changed movies whose votes moved: the mart shows the day-1 figure, not day 0's.
+    moved = [
+        i
+        for i in sorted(day1.changed_ids(1))
+        if not day1.details(i)["adult"]
+        and day1.details(i)["vote_count"] != day0.details(i)["vote_count"]
+    ][:10]
+    assert moved
+    rows = query(
+        database_url,
+        "select movie_id, vote_count from marts.dim_movies where movie_id = any(%s)",
+        (moved,),
+    )
+    assert dict(rows) == {i: day1.details(i)["vote_count"] for i in moved}
