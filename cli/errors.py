@@ -11,6 +11,8 @@ from dlt.common.destination.exceptions import (
 from dlt.common.storages.exceptions import StorageException
 
 from ingestion.tmdb.client import TmdbError
+from ml.artifacts import ModelUnavailable
+from ml.train import NotEnoughData
 from warehouse.connection import WarehouseUnavailable
 from warehouse.dbt_runner import DbtFailed
 from warehouse.embedded import EmbeddedWarehouseError
@@ -20,6 +22,8 @@ EXPECTED = (
     WarehouseUnavailable,
     EmbeddedWarehouseError,
     DbtFailed,
+    ModelUnavailable,
+    NotEnoughData,
     psycopg2.OperationalError,
     DestinationTerminalException,
     DestinationTransientException,

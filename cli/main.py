@@ -238,6 +238,30 @@ def dbt_command(ctx: typer.Context):
     _run(lambda: run_dbt(get_settings(), ctx.args))
 
 
+# --- the classifier ----------------------------------------------------------------------------
+
+
+@app.command("train")
+def train_command():
+    """Train the success classifier on marts.ml_movie_features (time split, with baselines)."""
+    from ml.pipeline import train_model
+    from ml.train import metrics_table
+
+    loaded = _run(lambda: train_model(get_settings()))
+    out.print(f"model {loaded.version} written to {loaded.path}", highlight=False)
+    for line in metrics_table(loaded.metadata):
+        out.print(line, highlight=False)
+
+
+@app.command("score")
+def score_command():
+    """Write the current model's probability for every movie to marts.movie_success_predictions."""
+    from ml.pipeline import score_movies
+
+    version, scored = _run(lambda: score_movies(get_settings()))
+    out.print(f"scored {scored:,} movies with model {version}", highlight=False)
+
+
 def run() -> None:  # pragma: no cover - console entry point
     app()
 

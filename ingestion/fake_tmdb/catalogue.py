@@ -858,8 +858,8 @@ class Catalogue:
             + _SEASON[month]
             + (-0.3 if 2020 <= year <= 2021 else 0.0)
             + (0.1 if 1990 <= year < 2010 else 0.0)
-            + 0.55 * dir_skill
-            + 0.5 * star
+            + 0.8 * dir_skill
+            + 0.7 * star
             + 0.45 * sequel
             + 0.25 * major
             + cert_roi
@@ -867,7 +867,7 @@ class Catalogue:
             + lang_roi
             + 0.4 * quality
             - 0.08 * (math.log(budget_true) - math.log(1e7))
-            + rng.gauss(0.0, 0.7)
+            + rng.gauss(0.0, 0.55)
         )
         if adult:
             log_roi -= 1.0

@@ -12,8 +12,8 @@ from datetime import timedelta
 
 from ingestion.fake_tmdb import Catalogue
 from ingestion.pipelines import run_bulk, run_daily
+from tests.builders import day0_catalogue
 from tests.conftest import query, settings
-from tests.dbt.conftest import day0_catalogue
 from warehouse.dbt_runner import transform
 
 SEED = 31

@@ -1,0 +1,89 @@
+"""Honest evaluation: the model and its baselines on the same held-out, newest releases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from sklearn.metrics import (
+    average_precision_score,
+    brier_score_loss,
+    log_loss,
+    roc_auc_score,
+    roc_curve,
+)
+
+
+def metrics(y_true: np.ndarray, probability: np.ndarray) -> dict[str, float]:
+    probability = np.clip(probability, 1e-6, 1 - 1e-6)
+    return {
+        "roc_auc": float(roc_auc_score(y_true, probability)),
+        "pr_auc": float(average_precision_score(y_true, probability)),
+        "brier": float(brier_score_loss(y_true, probability)),
+        "log_loss": float(log_loss(y_true, probability, labels=[0, 1])),
+    }
+
+
+def calibration_table(y_true: np.ndarray, probability: np.ndarray, bins: int = 10) -> list[dict]:
+    """Predicted vs observed success rate per probability decile (equal-count bins)."""
+    frame = pd.DataFrame({"y": y_true, "p": probability})
+    frame["bin"] = pd.qcut(frame["p"].rank(method="first"), q=min(bins, len(frame)), labels=False)
+    table = frame.groupby("bin").agg(
+        count=("y", "size"), mean_predicted=("p", "mean"), observed_rate=("y", "mean")
+    )
+    return [
+        {
+            "bin": int(index) + 1,
+            "count": int(row["count"]),
+            "mean_predicted": round(float(row["mean_predicted"]), 4),
+            "observed_rate": round(float(row["observed_rate"]), 4),
+        }
+        for index, row in table.iterrows()
+    ]
+
+
+def plot_roc(y_true: np.ndarray, curves: dict[str, np.ndarray], path: Path) -> None:
+    figure = Figure(figsize=(5.5, 5))
+    axes = figure.subplots()
+    for name, probability in curves.items():
+        fpr, tpr, _ = roc_curve(y_true, probability)
+        axes.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(y_true, probability):.3f})")
+    axes.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
+    axes.set_xlabel("False positive rate")
+    axes.set_ylabel("True positive rate")
+    axes.set_title("ROC on the newest 20% of releases")
+    axes.legend(loc="lower right")
+    figure.savefig(path, dpi=100, bbox_inches="tight")
+
+
+def plot_calibration(table: list[dict], path: Path) -> None:
+    figure = Figure(figsize=(5.5, 5))
+    axes = figure.subplots()
+    axes.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="perfect")
+    axes.plot(
+        [row["mean_predicted"] for row in table],
+        [row["observed_rate"] for row in table],
+        marker="o",
+        label="model",
+    )
+    axes.set_xlabel("Mean predicted probability")
+    axes.set_ylabel("Observed success rate")
+    axes.set_title("Calibration (deciles of the test set)")
+    axes.legend(loc="upper left")
+    figure.savefig(path, dpi=100, bbox_inches="tight")
+
+
+def plot_importance(importance: pd.Series, path: Path, top: int = 15) -> None:
+    shown = importance.sort_values(ascending=True).tail(top)
+    figure = Figure(figsize=(6.5, 0.35 * len(shown) + 1.5))
+    axes = figure.subplots()
+    axes.barh(list(shown.index), list(shown.values))
+    axes.set_xlabel("Drop in ROC AUC when shuffled")
+    axes.set_title("Permutation importance (test set)")
+    figure.savefig(path, dpi=100, bbox_inches="tight")

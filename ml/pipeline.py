@@ -1,0 +1,30 @@
+"""`tmdb train` and `tmdb score` end to end: the warehouse in, artifacts and predictions out."""
+
+from __future__ import annotations
+
+from ml import artifacts
+from ml.predict import Predictor, score_all
+from ml.train import train
+from warehouse.connection import bootstrap, connect
+from warehouse.dbt_runner import run_dbt
+from warehouse.settings import Settings
+
+
+def train_model(settings: Settings) -> artifacts.LoadedModel:
+    conn = connect(bootstrap(settings))
+    try:
+        return train(conn, settings.artifacts_dir)
+    finally:
+        conn.close()
+
+
+def score_movies(settings: Settings) -> tuple[str, int]:
+    """Score every movie with the current model, then rebuild the predictions mart."""
+    predictor = Predictor(artifacts.load_current(settings.artifacts_dir))
+    conn = connect(bootstrap(settings))
+    try:
+        scored = score_all(conn, predictor)
+    finally:
+        conn.close()
+    run_dbt(settings, ["build", "--select", "movie_success_predictions"])
+    return predictor.version, scored

@@ -1,0 +1,222 @@
+"""Training: a time-based split, baselines in the same run, a calibrated gradient-boosted model.
+
+The newest 20% of labelled releases are held out, as they would be in use: the model is asked
+about movies that come after everything it learned from. Everything is seeded, so the same data
+gives the same model and the same metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import ColumnTransformer
+from sklearn.dummy import DummyClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.inspection import permutation_importance
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OrdinalEncoder, StandardScaler
+
+from ml import artifacts, evaluate
+from ml.features import (
+    CATEGORICAL_INPUTS,
+    LABEL,
+    POST_RELEASE_COLUMNS,
+    RAW_COLUMNS,
+    Vocabulary,
+    load_feature_rows,
+    model_inputs,
+)
+from ml.model_card import write_model_card
+from warehouse.dbt_runner import manifest_hash as current_manifest_hash
+
+logger = logging.getLogger(__name__)
+
+SEED = 0
+TEST_SHARE = 0.2
+THRESHOLD = 0.5
+MIN_LABELLED_ROWS = 60
+
+
+class NotEnoughData(RuntimeError):
+    pass
+
+
+@dataclass
+class Split:
+    train: pd.DataFrame
+    test: pd.DataFrame
+
+
+def time_split(rows: pd.DataFrame, test_share: float = TEST_SHARE) -> Split:
+    """Labelled, dated rows ordered by release date; the newest `test_share` is the test set."""
+    labelled = rows[rows[LABEL].notna() & rows["release_date"].notna()]
+    labelled = labelled.sort_values(["release_date", "movie_id"], kind="stable")
+    if len(labelled) < MIN_LABELLED_ROWS:
+        raise NotEnoughData(
+            f"only {len(labelled)} movies with a success label and a release date; "
+            f"need at least {MIN_LABELLED_ROWS}"
+        )
+    cut = round(len(labelled) * (1 - test_share))
+    train, test = labelled.iloc[:cut], labelled.iloc[cut:]
+    if train[LABEL].nunique() < 2 or test[LABEL].nunique() < 2:
+        raise NotEnoughData("the split needs successes and failures on both sides")
+    return Split(train=train, test=test)
+
+
+def build_model(inputs: pd.DataFrame) -> CalibratedClassifierCV:
+    categorical = [c for c in inputs.columns if c in CATEGORICAL_INPUTS]
+    numeric = [c for c in inputs.columns if c not in CATEGORICAL_INPUTS]
+    encode = ColumnTransformer(
+        [
+            (
+                "categorical",
+                OrdinalEncoder(
+                    handle_unknown="use_encoded_value",
+                    unknown_value=-1,
+                    encoded_missing_value=-1,
+                    min_frequency=5,
+                ),
+                categorical,
+            ),
+            ("numeric", "passthrough", numeric),
+        ],
+        verbose_feature_names_out=False,
+    )
+    boosted = HistGradientBoostingClassifier(
+        learning_rate=0.05,
+        max_iter=250,
+        max_leaf_nodes=15,
+        min_samples_leaf=20,
+        l2_regularization=1.0,
+        categorical_features=[True] * len(categorical) + [False] * len(numeric),
+        random_state=SEED,
+    )
+    pipeline = Pipeline([("encode", encode), ("model", boosted)])
+    return CalibratedClassifierCV(
+        pipeline, method="sigmoid", cv=StratifiedKFold(5, shuffle=True, random_state=SEED)
+    )
+
+
+def budget_only_baseline() -> Pipeline:
+    return Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="median", add_indicator=True)),
+            ("scale", StandardScaler()),
+            ("model", LogisticRegression(random_state=SEED)),
+        ]
+    )
+
+
+def _code_revision() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parent,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _reference_values(inputs: pd.DataFrame) -> dict[str, Any]:
+    """The "typical movie" an explanation compares against: medians and most common values."""
+    reference: dict[str, Any] = {}
+    for column in inputs.columns:
+        series = inputs[column].dropna()
+        if column in CATEGORICAL_INPUTS:
+            reference[column] = series.mode().iloc[0] if not series.empty else None
+        else:
+            reference[column] = float(series.median()) if not series.empty else None
+    return reference
+
+
+def train(
+    conn, artifacts_dir: Path, *, manifest_hash: str | None = None, version: str | None = None
+) -> artifacts.LoadedModel:
+    """Train, evaluate against baselines, and write a versioned artifact; returns it loaded."""
+    manifest_hash = manifest_hash or current_manifest_hash()
+    rows = load_feature_rows(conn)
+    split = time_split(rows)
+    vocabulary = Vocabulary.learn(split.train)
+    x_train = model_inputs(split.train[RAW_COLUMNS], vocabulary)
+    x_test = model_inputs(split.test[RAW_COLUMNS], vocabulary)
+    assert not POST_RELEASE_COLUMNS & set(x_train.columns)
+    y_train = split.train[LABEL].astype(int).to_numpy()
+    y_test = split.test[LABEL].astype(int).to_numpy()
+
+    model = build_model(x_train).fit(x_train, y_train)
+    base_rate = DummyClassifier(strategy="prior").fit(x_train, y_train)
+    budget_only = budget_only_baseline().fit(x_train[["log_budget_usd"]], y_train)
+    probability = {
+        "model": model.predict_proba(x_test)[:, 1],
+        "budget-only logistic regression": budget_only.predict_proba(x_test[["log_budget_usd"]])[
+            :, 1
+        ],
+        "base rate": base_rate.predict_proba(x_test)[:, 1],
+    }
+    results = {name: evaluate.metrics(y_test, p) for name, p in probability.items()}
+    calibration = evaluate.calibration_table(y_test, probability["model"])
+    importance = permutation_importance(
+        model, x_test, y_test, scoring="roc_auc", n_repeats=5, random_state=SEED
+    )
+    importance_series = pd.Series(importance.importances_mean, index=x_test.columns)
+
+    trained_at = datetime.now(UTC)
+    version = version or trained_at.strftime("%Y%m%dT%H%M%SZ")
+    metadata = {
+        "version": version,
+        "trained_at": trained_at.isoformat(),
+        "code_revision": _code_revision(),
+        "dbt_manifest_sha256": manifest_hash,
+        "label": "revenue_usd >= 2 * budget_usd when both are reliable (dbt vars)",
+        "training_rows": len(split.train),
+        "test_rows": len(split.test),
+        "train_release_dates": [str(split.train["release_date"].min()),
+                                str(split.train["release_date"].max())],
+        "test_release_dates": [str(split.test["release_date"].min()),
+                               str(split.test["release_date"].max())],
+        "train_positive_rate": float(y_train.mean()),
+        "features": list(x_train.columns),
+        "vocabulary": vocabulary.to_dict(),
+        "reference_values": _reference_values(x_train),
+        "threshold": THRESHOLD,
+        "metrics": results,
+        "calibration": calibration,
+        "permutation_importance": {
+            k: round(float(v), 5) for k, v in importance_series.sort_values(ascending=False).items()
+        },
+        "seed": SEED,
+    }  # fmt: skip
+    path = artifacts.save(artifacts_dir, version, model, metadata)
+    evaluate.plot_roc(
+        y_test, {k: v for k, v in probability.items() if k != "base rate"}, path / "roc.png"
+    )
+    evaluate.plot_calibration(calibration, path / "calibration.png")
+    evaluate.plot_importance(importance_series, path / "permutation_importance.png")
+    write_model_card(path / artifacts.CARD_FILE, metadata)
+    artifacts.point_current_to(artifacts_dir, version)
+    logger.info("trained model %s: %s", version, results["model"])
+    return artifacts.load(path)
+
+
+def metrics_table(metadata: dict[str, Any]) -> list[str]:
+    """The metrics side by side, as lines of a Markdown table."""
+    lines = ["| | ROC AUC | PR AUC | Brier | log loss |", "| --- | --- | --- | --- | --- |"]
+    for name, values in metadata["metrics"].items():
+        lines.append(
+            f"| {name} | {values['roc_auc']:.3f} | {values['pr_auc']:.3f} | "
+            f"{values['brier']:.4f} | {values['log_loss']:.4f} |"
+        )
+    return lines
