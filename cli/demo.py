@@ -89,6 +89,8 @@ def main() -> int:
     from cli.errors import expected_failure
     from ingestion.pipelines import run_bulk, run_daily
     from ingestion.progress import RichProgress
+    from ml.pipeline import score_movies, train_model
+    from ml.train import metrics_table
     from warehouse.connection import analyst_url, bootstrap
     from warehouse.dbt_runner import transform
 
@@ -118,6 +120,12 @@ def main() -> int:
             "[bold]dbt build + docs generate[/] (staging → intermediate → marts, every test)"
         )
         transform(settings)
+        console.print("[bold]training the success classifier[/] (time split, with baselines)")
+        model = train_model(settings)
+        for line in metrics_table(model.metadata):
+            console.print(f"  {line}", highlight=False)
+        version, scored = score_movies(settings)
+        console.print(f"scored {scored:,} movies with model {version}", highlight=False)
     except KeyboardInterrupt:
         console.print("[red]interrupted[/]")
         return 130
