@@ -1,0 +1,1 @@
+"""Text-to-SQL: turn movie questions into safe SQL with Gemini."""
