@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from datetime import date
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -260,6 +261,65 @@ def score_command():
 
     version, scored = _run(lambda: score_movies(get_settings()))
     out.print(f"scored {scored:,} movies with model {version}", highlight=False)
+
+
+# --- the API ---------------------------------------------------------------------------------
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+):
+    """Serve the HTTP API (/predict, /ask*, /models/current, /dbt-docs/, /docs)."""
+    import uvicorn
+
+    out.print(f"API on http://{host}:{port}  (OpenAPI docs at /docs, dbt docs at /dbt-docs/)")
+    uvicorn.run("api.main:app", host=host, port=port, log_level="info")
+
+
+@app.command("ask")
+def ask_command(
+    question: Annotated[str, typer.Argument(help="A question about the movies, in plain words.")],
+    chart: Annotated[
+        Path | None, typer.Option("--chart", help="Also draw the chart into this PNG file.")
+    ] = None,
+    max_rows: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+):
+    """The same answer as POST /ask, in the terminal."""
+    from rich.table import Table
+
+    from api.state import build_state
+    from api.text_to_sql.service import AskFailed
+
+    settings = get_settings()
+    if settings.gemini_api_key is None:
+        _fail("GEMINI_API_KEY is not set: questions need the language model")
+
+    def action():
+        state = build_state(settings)
+        try:
+            return state.ask.ask(question, max_rows=max_rows, chart=chart is not None)
+        except AskFailed as exc:
+            raise UsageError(str(exc)) from exc
+        finally:
+            state.close()
+
+    answer = _run(action)
+    out.print(answer.answer, highlight=False)
+    out.print(f"\n[dim]{answer.sql}[/]", highlight=False)
+    table = Table(
+        *answer.columns,
+        title=f"{len(answer.rows)} rows" + (" (truncated)" if answer.truncated else ""),
+    )
+    for row in answer.rows[:20]:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    out.print(table)
+    if chart is not None:
+        if answer.chart_png is None:
+            _fail("the result cannot be drawn as a chart")
+        chart.write_bytes(answer.chart_png)
+        out.print(f"chart written to {chart}")
 
 
 def run() -> None:  # pragma: no cover - console entry point

@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     gemini_base_url: str | None = Field(default=None, alias="GEMINI_BASE_URL")
     api_keys: str | None = Field(default=None, alias="API_KEYS")
 
+    # Per API key, on /ask* (each question costs LLM calls).
+    ask_requests_per_minute: int = Field(default=30, ge=1, alias="ASK_REQUESTS_PER_MINUTE")
+    # Server-side limit on one analyst query.
+    query_timeout_ms: int = Field(default=10_000, ge=100, alias="QUERY_TIMEOUT_MS")
+
     # Deployment-only settings (AWS Lambda): secrets fetched from Secrets Manager when set.
     tmdb_api_token_secret_arn: str | None = Field(default=None, alias="TMDB_API_TOKEN_SECRET_ARN")
     database_url_secret_arn: str | None = Field(default=None, alias="DATABASE_URL_SECRET_ARN")

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from api.deps import StateDep
+from api.errors import ApiError
+from ml.artifacts import CARD_FILE, ModelUnavailable
+
+router = APIRouter(prefix="/models", tags=["models"])
+
+CARD_KEYS = (
+    "version", "trained_at", "code_revision", "label", "features", "metrics", "calibration",
+    "threshold", "training_rows", "test_rows", "train_release_dates", "test_release_dates",
+    "dbt_manifest_sha256", "permutation_importance",
+)  # fmt: skip
+
+
+@router.get("/current")
+def current_model(state: StateDep) -> dict[str, Any]:
+    """The model card of the model being served: version, features, metrics, data snapshot."""
+    try:
+        predictor = state.models.get()
+    except ModelUnavailable as exc:
+        raise ApiError(503, "model_unavailable", str(exc)) from exc
+    card = {key: predictor.metadata.get(key) for key in CARD_KEYS}
+    card["data_snapshot"] = {
+        "training_rows": predictor.metadata.get("training_rows"),
+        "test_rows": predictor.metadata.get("test_rows"),
+        "train_release_dates": predictor.metadata.get("train_release_dates"),
+        "test_release_dates": predictor.metadata.get("test_release_dates"),
+        "dbt_manifest_sha256": predictor.metadata.get("dbt_manifest_sha256"),
+    }
+    card_file = predictor.loaded.path / CARD_FILE
+    card["model_card_markdown"] = card_file.read_text() if card_file.exists() else None
+    return card

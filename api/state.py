@@ -1,0 +1,120 @@
+"""What the running API holds: the model, the query executor, the ask service, per-key limits.
+
+Built once at startup from the one settings object, shared by every request through
+`api.deps`. The model is reloaded when `tmdb train` moves `artifacts/models/current`, so a
+retrained model is served without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from api.text_to_sql.executor import QueryExecutor
+from api.text_to_sql.llm import GeminiClient
+from api.text_to_sql.schema_context import SchemaContextCache
+from api.text_to_sql.service import AskService
+from ml import artifacts
+from ml.predict import Predictor
+from warehouse.connection import analyst_url
+from warehouse.dbt_runner import project_vars, target_dir
+from warehouse.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class RateLimiter:
+    """A token bucket per API key: `per_minute` requests, refilled continuously."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.capacity = float(per_minute)
+        self.rate = per_minute / 60.0
+        self._buckets: dict[str, tuple[float, float]] = defaultdict(
+            lambda: (self.capacity, time.monotonic())
+        )
+        self._lock = threading.Lock()
+
+    def allow(self, key: str) -> tuple[bool, float]:
+        """(allowed, seconds until the next token)"""
+        with self._lock:
+            tokens, stamp = self._buckets[key]
+            now = time.monotonic()
+            tokens = min(self.capacity, tokens + (now - stamp) * self.rate)
+            if tokens >= 1.0:
+                self._buckets[key] = (tokens - 1.0, now)
+                return True, 0.0
+            self._buckets[key] = (tokens, now)
+            return False, (1.0 - tokens) / self.rate
+
+
+class ModelHolder:
+    """The current model, reloaded when `current` points somewhere new."""
+
+    def __init__(self, artifacts_dir: Path) -> None:
+        self.artifacts_dir = artifacts_dir
+        self._lock = threading.Lock()
+        self._predictor: Predictor | None = None
+        self._loaded_from: Path | None = None
+
+    def get(self) -> Predictor:
+        current = artifacts.models_dir(self.artifacts_dir) / artifacts.CURRENT
+        target = current.resolve() if current.exists() else None
+        with self._lock:
+            if self._predictor is None or target != self._loaded_from:
+                self._predictor = Predictor(artifacts.load_current(self.artifacts_dir))
+                self._loaded_from = target
+                logger.info("serving model %s", self._predictor.version)
+            return self._predictor
+
+    def version(self) -> str | None:
+        try:
+            return self.get().version
+        except artifacts.ModelUnavailable:
+            return None
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    executor: QueryExecutor
+    models: ModelHolder
+    ask: AskService
+    ask_limiter: RateLimiter
+    api_keys: frozenset[str] = field(default_factory=frozenset)
+    reliable_budget_usd: int = 100_000
+
+    _genres: tuple[float, frozenset[str]] | None = None
+
+    @property
+    def docs_dir(self) -> Path:
+        return target_dir()
+
+    def known_genres(self) -> frozenset[str]:
+        """Genre names from `marts.dim_genres`, refreshed every few minutes."""
+        if self._genres is None or time.monotonic() - self._genres[0] > 300:
+            result = self.executor.run("select genre_name from marts.dim_genres", 1000)
+            self._genres = (time.monotonic(), frozenset(row[0] for row in result.rows))
+        return self._genres[1]
+
+    def close(self) -> None:
+        self.executor.close()
+
+
+def build_state(settings: Settings) -> AppState:
+    executor = QueryExecutor(analyst_url(settings), timeout_ms=settings.query_timeout_ms)
+    api_key = settings.gemini_api_key.get_secret_value() if settings.gemini_api_key else None
+    llm = GeminiClient(api_key, settings.gemini_model, base_url=settings.gemini_base_url)
+    keys = frozenset(k.strip() for k in (settings.api_keys or "").split(",") if k.strip())
+    return AppState(
+        settings=settings,
+        executor=executor,
+        models=ModelHolder(settings.artifacts_dir),
+        ask=AskService(llm, executor, SchemaContextCache(target_dir())),
+        ask_limiter=RateLimiter(settings.ask_requests_per_minute),
+        api_keys=keys,
+        reliable_budget_usd=int(project_vars().get("reliable_budget_usd", 100_000)),
+    )

@@ -1,0 +1,159 @@
+"""Running checked SQL as `tmdb_analyst`: read-only transactions, a server-side timeout, bounded
+rows, values made JSON-safe. The role's own limits are the second wall behind the SQL guard.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import logging
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import psycopg2
+from psycopg2 import errors
+from psycopg2.pool import ThreadedConnectionPool
+
+logger = logging.getLogger(__name__)
+
+
+class QueryTimeout(RuntimeError):
+    pass
+
+
+class QueryFailed(RuntimeError):
+    """PostgreSQL rejected the query (bad column, type error…); the message goes back to the LLM."""
+
+
+class DatabaseUnavailable(RuntimeError):
+    pass
+
+
+@dataclass
+class QueryResult:
+    columns: list[str]
+    rows: list[list[Any]]
+    truncated: bool
+
+
+def json_safe(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else None
+    if isinstance(value, Decimal):
+        return float(value) if value.is_finite() else None
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, bytes | memoryview):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    return str(value)
+
+
+class QueryExecutor:
+    """A small pool of analyst connections; a broken connection (server restart) is replaced."""
+
+    def __init__(self, url: str, *, timeout_ms: int = 10_000, max_connections: int = 8) -> None:
+        self.url = url
+        self.timeout_ms = timeout_ms
+        self.max_connections = max_connections
+        self._pool: ThreadedConnectionPool | None = None
+        self._lock = threading.Lock()
+
+    def _get_pool(self) -> ThreadedConnectionPool:
+        with self._lock:
+            if self._pool is None:
+                try:
+                    self._pool = ThreadedConnectionPool(
+                        0, self.max_connections, self.url, connect_timeout=5
+                    )
+                except psycopg2.OperationalError as exc:
+                    raise DatabaseUnavailable("the warehouse is unavailable") from exc
+            return self._pool
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        pool = self._get_pool()
+        try:
+            conn = pool.getconn()
+        except psycopg2.OperationalError as exc:
+            raise DatabaseUnavailable("the warehouse is unavailable") from exc
+        broken = False
+        try:
+            yield conn
+        except psycopg2.OperationalError:
+            broken = True
+            raise
+        finally:
+            if not broken and not conn.closed:
+                try:
+                    conn.rollback()
+                except psycopg2.Error:
+                    broken = True
+            pool.putconn(conn, close=broken or bool(conn.closed))
+
+    @contextmanager
+    def connection(self) -> Iterator[Any]:
+        """An analyst connection for a few trusted queries (the predictor's lookups)."""
+        try:
+            with self._connection() as conn:
+                yield conn
+        except psycopg2.OperationalError as exc:
+            raise DatabaseUnavailable("the warehouse is unavailable") from exc
+
+    def run(self, sql: str, max_rows: int) -> QueryResult:
+        """Run one checked query; retried once on a dead connection (e.g. after a restart)."""
+        for attempt in (1, 2):
+            try:
+                return self._run_once(sql, max_rows)
+            except psycopg2.OperationalError as exc:
+                if attempt == 2:
+                    raise DatabaseUnavailable("the warehouse is unavailable") from exc
+                logger.info("retrying on a fresh connection after: %s", str(exc).strip()[:120])
+        raise AssertionError("unreachable")
+
+    def _run_once(self, sql: str, max_rows: int) -> QueryResult:
+        with self._connection() as conn, conn.cursor() as cur:
+            cur.execute("set transaction read only")
+            cur.execute("select set_config('statement_timeout', %s, true)", (str(self.timeout_ms),))
+            try:
+                cur.execute(sql)
+            except errors.QueryCanceled as exc:
+                raise QueryTimeout(
+                    f"the query took longer than {self.timeout_ms / 1000:g} s and was stopped"
+                ) from exc
+            except psycopg2.OperationalError:
+                raise
+            except psycopg2.Error as exc:
+                message = (exc.pgerror or str(exc)).strip().splitlines()[0]
+                raise QueryFailed(message) from exc
+            columns = [d.name for d in cur.description or []]
+            fetched = cur.fetchmany(max_rows + 1)
+        rows = [[json_safe(v) for v in row] for row in fetched[:max_rows]]
+        return QueryResult(columns=columns, rows=rows, truncated=len(fetched) > max_rows)
+
+    def ping(self) -> bool:
+        try:
+            self._run_once("select 1", 1)
+            return True
+        except (psycopg2.Error, DatabaseUnavailable):
+            return False
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.closeall()
+                self._pool = None

@@ -1,0 +1,130 @@
+"""/predict, /models/current, /health, /dbt-docs/, auth, rate limit and body limits."""
+
+from __future__ import annotations
+
+import psycopg2
+
+from tests.api.conftest import sql_then_text
+
+DESCRIPTION = {
+    "title": "Untitled space opera",
+    "budget_usd": 120_000_000,
+    "runtime_minutes": 134,
+    "release_date": "2027-06-18",
+    "genres": ["Science Fiction", "Adventure"],
+    "original_language": "en",
+    "us_certification": "PG-13",
+    "in_collection": True,
+    "top_cast": ["Somebody New"],
+}
+
+
+def _known_ids(url: str, n: int) -> list[int]:
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("select movie_id from marts.dim_movies order by movie_id limit %s", (n,))
+        return [row[0] for row in cur.fetchall()]
+
+
+def test_predict_a_known_movie_and_a_description(api, api_warehouse) -> None:
+    client = api()
+    movie_id = _known_ids(api_warehouse.database_url, 1)[0]
+    known = client.post("/predict", json={"movie_id": movie_id})
+    assert known.status_code == 200, known.text
+    body = known.json()
+    assert body["movie_id"] == movie_id and 0 <= body["success_probability"] <= 1
+    assert body["model_version"] == "api-test" and body["threshold"] == 0.5
+    assert body["predicted_success"] == (body["success_probability"] >= 0.5)
+    assert body["top_factors"] and {"feature", "effect"} <= set(body["top_factors"][0])
+    described = client.post("/predict", json=DESCRIPTION).json()
+    assert 0 < described["success_probability"] < 1 and "movie_id" not in described
+
+
+def test_predict_validation_messages(api) -> None:
+    client = api()
+    cases = {
+        "budget_usd": {**DESCRIPTION, "budget_usd": -5},
+        "release_date": {**DESCRIPTION, "release_date": "2027-13-45"},
+        "us_certification": {**DESCRIPTION, "us_certification": "X-RATED"},
+        "unknown genre": {**DESCRIPTION, "genres": ["Space Western"]},
+        "either movie_id": {"movie_id": 1, "budget_usd": 5},
+    }
+    for needle, payload in cases.items():
+        response = client.post("/predict", json=payload)
+        assert response.status_code == 422, (needle, response.text)
+        error = response.json()["error"]
+        assert error["code"] == "invalid_input" and needle in error["message"], error
+    unknown = client.post("/predict", json={**DESCRIPTION, "genres": ["Space Western"]})
+    assert "Drama" in unknown.json()["error"]["message"]  # the known genres are listed
+    missing = client.post("/predict", json={"movie_id": 999_999_999})
+    assert missing.status_code == 422 and "unknown movie_id" in missing.text
+
+
+def test_batch_keeps_the_order(api, api_warehouse) -> None:
+    client = api()
+    ids = _known_ids(api_warehouse.database_url, 3)
+    items = [{"movie_id": ids[0]}, DESCRIPTION, {"movie_id": ids[2]}, {"movie_id": ids[1]}]
+    batch = client.post("/predict/batch", json={"items": items})
+    assert batch.status_code == 200, batch.text
+    predictions = batch.json()["predictions"]
+    assert [p.get("movie_id") for p in predictions] == [ids[0], None, ids[2], ids[1]]
+    single = client.post("/predict", json={"movie_id": ids[2]}).json()
+    assert predictions[2]["success_probability"] == single["success_probability"]
+    too_many = client.post("/predict/batch", json={"items": [{"movie_id": ids[0]}] * 1001})
+    assert too_many.status_code == 422
+
+
+def test_model_card_health_and_docs(api) -> None:
+    client = api()
+    card = client.get("/models/current").json()
+    assert card["version"] == "api-test" and card["features"] and card["metrics"]["model"]
+    assert card["data_snapshot"]["training_rows"] > 0
+    assert "## Intended use" in card["model_card_markdown"]
+    health = client.get("/health").json()
+    assert health == {"status": "ok", "database": "ok", "model_version": "api-test",
+                      "dbt_docs": True}  # fmt: skip
+    docs = client.get("/dbt-docs/")
+    assert docs.status_code == 200 and "text/html" in docs.headers["content-type"]
+    manifest = client.get("/dbt-docs/manifest.json").json()
+    assert "model.tmdb_analytics.dim_movies" in manifest["nodes"]
+    assert client.get("/dbt-docs/run_results.json").status_code == 404
+    assert client.get("/dbt-docs/../profiles.yml").status_code == 404
+
+
+def test_api_keys_guard_predict_and_ask(api, gemini, api_warehouse) -> None:
+    gemini.respond_with(sql_then_text("select count(*) as movies from marts.dim_movies"))
+    client = api(API_KEYS="alpha,beta")
+    movie_id = _known_ids(api_warehouse.database_url, 1)[0]
+    for path, payload in (("/predict", {"movie_id": movie_id}), ("/ask", {"question": "Count"})):
+        assert client.post(path, json=payload).status_code == 401
+        wrong = client.post(path, json=payload, headers={"X-API-Key": "gamma"})
+        assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "unauthorized"
+        assert client.post(path, json=payload, headers={"X-API-Key": "beta"}).status_code == 200
+    assert client.get("/health").status_code == 200  # open
+
+
+def test_ask_rate_limit_per_key(api, gemini) -> None:
+    gemini.respond_with(sql_then_text("select count(*) as movies from marts.dim_movies"))
+    client = api(API_KEYS="alpha,beta", ASK_REQUESTS_PER_MINUTE="3")
+    codes = [
+        client.post("/ask", json={"question": "Count"}, headers={"X-API-Key": "alpha"}).status_code
+        for _ in range(5)
+    ]
+    assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
+    other = client.post("/ask", json={"question": "Count"}, headers={"X-API-Key": "beta"})
+    assert other.status_code == 200  # limits are per key
+    limited = client.post("/ask", json={"question": "Count"}, headers={"X-API-Key": "alpha"})
+    assert limited.json()["error"]["code"] == "rate_limited" and "Retry-After" in limited.headers
+
+
+def test_oversized_and_malformed_bodies(api) -> None:
+    client = api()
+    huge = client.post(
+        "/ask", content=b'{"question": "' + b"x" * 2_000_000 + b'"}',
+        headers={"Content-Type": "application/json"},
+    )  # fmt: skip
+    assert huge.status_code == 413 and huge.json()["error"]["code"] == "payload_too_large"
+    broken = client.post(
+        "/predict", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert broken.status_code == 422 and broken.json()["error"]["code"] == "invalid_input"
+    assert "Traceback" not in broken.text and "postgresql://" not in broken.text
