@@ -318,7 +318,7 @@ def choose_spec(
     try:
         columns, rows = list(columns), list(rows)
         title = _clean_title(question) if isinstance(question, str) else None
-        for candidate in _candidates(columns, rows):
+        for candidate in _candidates(columns, rows, question):
             spec = _validate({**candidate, "title": title}, columns, rows)
             if spec is not None:
                 return spec
@@ -327,7 +327,18 @@ def choose_spec(
     return None
 
 
-def _candidates(columns: list[str], rows: list[Any]) -> list[dict[str, Any]]:
+def _asked_about(column: str, question: str | None) -> bool:
+    """Does the question name this column ("success rate" ~ success_rate)?"""
+    if not question:
+        return False
+    words = [w for w in re.split(r"[_\W]+", column.lower()) if len(w) > 2]
+    text = question.lower()
+    return bool(words) and all(w.rstrip("s") in text for w in words)
+
+
+def _candidates(
+    columns: list[str], rows: list[Any], question: str | None = None
+) -> list[dict[str, Any]]:
     if not rows:
         return []
     kinds = column_kinds(columns, rows)
@@ -335,9 +346,16 @@ def _candidates(columns: list[str], rows: list[Any]) -> list[dict[str, Any]]:
     temporal = [c for c in names if kinds[c] == "temporal"]
     text = [c for c in names if kinds[c] == "text"]
     numeric = [c for c in names if kinds[c] == "numeric"]
-    # Measures: prefer real quantities over identifiers and years.
+    # Measures: what the question names first, then the last-computed quantity (aggregates
+    # usually come last), identifiers and years last of all.
     measures = sorted(
-        numeric, key=lambda c: (bool(_ID_LIKE_NAME.search(c)), bool(_YEAR_LIKE_NAME.search(c)))
+        numeric,
+        key=lambda c: (
+            bool(_ID_LIKE_NAME.search(c)),
+            bool(_YEAR_LIKE_NAME.search(c)),
+            not _asked_about(c, question),
+            -numeric.index(c),
+        ),
     )
     year_like = [c for c in numeric if _YEAR_LIKE_NAME.search(c) and _integral(columns, rows, c)]
 

@@ -8,6 +8,8 @@ Everything it starts is stopped on exit or Ctrl-C; the warehouse keeps running f
 from __future__ import annotations
 
 import atexit
+import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -22,6 +24,13 @@ DEMO_MOVIES = 3000
 DEMO_SEED = 42
 DEMO_LIMIT_WITH_REAL_TMDB = 3000
 FAKE_TMDB_PORT = 8765
+API_HOST = "127.0.0.1"
+API_PORT = 8000
+EXAMPLE_QUESTIONS = (
+    "What is the success rate by genre?",
+    "Which 10 movies had the highest return on investment?",
+    "How many movies were released each year since 2010?",
+)
 ATTRIBUTION = "This product uses the TMDB API but is not endorsed or certified by TMDB."
 
 console = Console(soft_wrap=True)
@@ -91,7 +100,7 @@ def main() -> int:
     from ingestion.progress import RichProgress
     from ml.pipeline import score_movies, train_model
     from ml.train import metrics_table
-    from warehouse.connection import analyst_url, bootstrap
+    from warehouse.connection import bootstrap
     from warehouse.dbt_runner import transform
 
     disable_phone_home()
@@ -136,18 +145,82 @@ def main() -> int:
         console.print(f"[bold red]error:[/] {expected}", highlight=False)
         return 1
 
-    console.print()
-    console.print("[bold green]Data landed and modelled.[/] Query the marts:")
-    if settings.database_url is None:
-        console.print(
-            f'  psql "{analyst_url(settings)}" -c "select title, release_year, roi'
-            ' from marts.dim_movies order by roi desc nulls last limit 10"',
-            highlight=False,
-        )
-        console.print(f'  owner (raw, staging…): psql "{url}"', highlight=False)
-    console.print("  dbt docs: target/index.html (served at /dbt-docs/ by the API)")
-    console.print(f"  lake: {settings.lake_url}", highlight=False)
+    if not get_settings().gemini_api_key:
+        start_gemini_standin()
+    print_urls(url)
+    import uvicorn
+
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.run("api.main:app", host=API_HOST, port=API_PORT, log_level="warning")
     return 0
+
+
+def start_gemini_standin() -> None:
+    from cli import gemini_standin
+
+    os.environ["GEMINI_BASE_URL"] = gemini_standin.start()
+    os.environ["GEMINI_API_KEY"] = gemini_standin.STANDIN_KEY
+    reset_settings_cache()
+    console.print(
+        "[bold yellow]No GEMINI_API_KEY: questions are answered by a local stand-in that picks the"
+        " closest verified example query (set GEMINI_API_KEY for real answers).[/]"
+    )
+
+
+def _sample_movie(url: str) -> tuple[int, str]:
+    from warehouse.connection import connect
+
+    conn = connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "select movie_id, coalesce(primary_genre, 'Drama') from marts.dim_movies"
+                " order by popularity desc nulls last, movie_id limit 1"
+            )
+            return cur.fetchone()
+    finally:
+        conn.close()
+
+
+def print_urls(url: str) -> None:
+    from warehouse.connection import analyst_url
+
+    settings = get_settings()
+    base = f"http://{API_HOST}:{API_PORT}"
+    movie_id, genre = _sample_movie(url)
+    key = ' -H "X-API-Key: $API_KEY"' if settings.api_keys else ""
+
+    def post(path: str, payload: dict, extra: str = "") -> str:
+        body = json.dumps(payload).replace("'", "'\\''")
+        return f"curl -s{key}{extra} -H 'Content-Type: application/json' {base}{path} -d '{body}'"
+
+    description = {
+        "title": "My new film",
+        "budget_usd": 40_000_000,
+        "release_date": "2027-05-14",
+        "genres": [genre],
+        "original_language": "en",
+        "us_certification": "PG-13",
+    }
+    console.print()
+    console.print("[bold green]Ready.[/] " + ATTRIBUTION)
+    console.print(f"  API docs:      {base}/docs")
+    console.print(f"  dbt docs:      {base}/dbt-docs/")
+    console.print(f'  marts (psql):  psql "{analyst_url(settings)}"', highlight=False)
+    console.print("\nTry:", highlight=False)
+    for line in (
+        f"curl -s {base}/health",
+        f"curl -s {base}/models/current",
+        post("/predict", {"movie_id": movie_id}),
+        post("/predict", description),
+        post("/predict/batch", {"items": [{"movie_id": movie_id}, description]}),
+        *(post("/ask", {"question": q}) for q in EXAMPLE_QUESTIONS),
+        post("/ask-text", {"question": EXAMPLE_QUESTIONS[1]}),
+        post("/ask-visual", {"question": EXAMPLE_QUESTIONS[0]}, " -H 'Accept: image/png'")
+        + " -o chart.png",
+    ):
+        console.print(f"  {line}", highlight=False, soft_wrap=True)
+    console.print("\nCtrl-C stops the API and the local TMDB server; the warehouse keeps running.")
 
 
 def bulk_export_date(summary) -> date | None:

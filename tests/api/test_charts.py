@@ -317,3 +317,12 @@ def test_a_drawing_bug_yields_a_placeholder_not_an_error(monkeypatch, caplog):
     assert_png(render_png(ChartSpec(type="bar", x="genre", y="revenue"), GENRES, GENRE_ROWS))
     assert "chart rendering failed" in caplog.text
     caplog.clear()
+
+
+def test_the_measure_named_in_the_question_is_drawn() -> None:
+    columns = ["genre_name", "labelled_movies", "success_rate"]
+    rows = [["Drama", 120, 0.41], ["Comedy", 90, 0.52]]
+    asked = choose_spec(columns, rows, "What is the success rate by genre?")
+    assert asked is not None and (asked.x, asked.y) == ("genre_name", "success_rate")
+    counted = choose_spec(columns, rows, "How many labelled movies per genre?")
+    assert counted is not None and counted.y == "labelled_movies"
