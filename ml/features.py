@@ -182,8 +182,8 @@ def model_inputs(raw: pd.DataFrame, vocabulary: Vocabulary) -> pd.DataFrame:
     leaked = POST_RELEASE_COLUMNS & set(raw.columns)
     if leaked:
         raise LeakageError(f"post-release columns must not reach the model: {sorted(leaked)}")
-    inputs = pd.DataFrame(index=raw.index)
-    inputs["log_budget_usd"] = _log10(raw["budget_usd"])
+    # Columns are collected first and framed once: far cheaper than inserting one by one.
+    columns: dict[str, Any] = {"log_budget_usd": _log10(raw["budget_usd"])}
     for column in (
         "runtime_minutes",
         "release_year",
@@ -198,20 +198,24 @@ def model_inputs(raw: pd.DataFrame, vocabulary: Vocabulary) -> pd.DataFrame:
         "cast_prior_film_count",
         "cast_prior_success_rate",
     ):
-        inputs[column] = pd.to_numeric(raw[column], errors="coerce").astype(float)
-    inputs["is_in_collection"] = raw["is_in_collection"].astype(float)
-    inputs["log_director_prior_median_revenue_usd"] = _log10(
+        columns[column] = pd.to_numeric(raw[column], errors="coerce").astype(float)
+    columns["is_in_collection"] = raw["is_in_collection"].astype(float)
+    columns["log_director_prior_median_revenue_usd"] = _log10(
         raw["director_prior_median_revenue_usd"]
     )
-    inputs["log_cast_prior_median_revenue_usd"] = _log10(raw["cast_prior_median_revenue_usd"])
+    columns["log_cast_prior_median_revenue_usd"] = _log10(raw["cast_prior_median_revenue_usd"])
     for column in CATEGORICAL_INPUTS:
-        inputs[column] = raw[column].astype(object).where(raw[column].notna(), None)
-    genres = raw["genre_names"].map(lambda names: set(_as_list(names)))
+        columns[column] = raw[column].astype(object).where(raw[column].notna(), None)
+    genres = [set(_as_list(names)) for names in raw["genre_names"]]
     for genre in vocabulary.genres:
-        inputs[f"genre:{genre}"] = genres.map(lambda names, g=genre: float(g in names))
-    companies = raw["production_company_names"].map(lambda names: set(_as_list(names)))
+        columns[f"genre:{genre}"] = [float(genre in names) for names in genres]
+    companies = [set(_as_list(names)) for names in raw["production_company_names"]]
     for company in vocabulary.companies:
-        inputs[f"company:{company}"] = companies.map(lambda names, c=company: float(c in names))
+        columns[f"company:{company}"] = [float(company in names) for names in companies]
+    inputs = pd.DataFrame(
+        {k: (v.to_numpy() if isinstance(v, pd.Series) else v) for k, v in columns.items()},
+        index=raw.index,
+    )
     return inputs
 
 

@@ -70,14 +70,15 @@ class Predictor:
         compared with the same movie having the typical (training median/mode) value there."""
         inputs = self.inputs(raw)
         groups = {k: v for k, v in factor_columns(inputs).items() if v}
-        variants = [inputs]
-        for columns in groups.values():
-            variant = inputs.copy()
+        # Block 0 is the movie as it is; block i has factor i set to the typical value.
+        n = len(inputs)
+        stacked = pd.concat([inputs] * (len(groups) + 1), ignore_index=True)
+        for block, columns in enumerate(groups.values(), start=1):
             for column in columns:
-                variant[column] = self.reference.get(column)
-            variants.append(variant)
-        stacked = pd.concat(variants, ignore_index=True)
-        probability = self.model.predict_proba(stacked)[:, 1].reshape(len(variants), len(inputs))
+                stacked.iloc[block * n : (block + 1) * n, stacked.columns.get_loc(column)] = (
+                    self.reference.get(column)
+                )
+        probability = self.model.predict_proba(stacked)[:, 1].reshape(len(groups) + 1, n)
         predictions = []
         for row in range(len(inputs)):
             base = float(probability[0, row])

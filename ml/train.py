@@ -103,7 +103,11 @@ def build_model(inputs: pd.DataFrame) -> CalibratedClassifierCV:
     )
     pipeline = Pipeline([("encode", encode), ("model", boosted)])
     return CalibratedClassifierCV(
-        pipeline, method="sigmoid", cv=StratifiedKFold(5, shuffle=True, random_state=SEED)
+        pipeline,
+        method="sigmoid",
+        cv=StratifiedKFold(5, shuffle=True, random_state=SEED),
+        # one model calibrated on out-of-fold predictions: a fifth of the cost per prediction
+        ensemble=False,
     )
 
 

@@ -72,6 +72,8 @@ class QueryExecutor:
         self.max_connections = max_connections
         self._pool: ThreadedConnectionPool | None = None
         self._lock = threading.Lock()
+        # psycopg2's pool fails at once when exhausted; callers wait for a free slot instead.
+        self._slots = threading.BoundedSemaphore(max_connections)
 
     def _get_pool(self) -> ThreadedConnectionPool:
         with self._lock:
@@ -86,6 +88,16 @@ class QueryExecutor:
 
     @contextmanager
     def _connection(self) -> Iterator[Any]:
+        if not self._slots.acquire(timeout=self.timeout_ms / 1000 + 5):
+            raise DatabaseUnavailable("the warehouse is busy; try again")
+        try:
+            with self._pooled_connection() as conn:
+                yield conn
+        finally:
+            self._slots.release()
+
+    @contextmanager
+    def _pooled_connection(self) -> Iterator[Any]:
         pool = self._get_pool()
         try:
             conn = pool.getconn()
