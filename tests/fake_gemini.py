@@ -202,6 +202,7 @@ class FakeGemini:
 
 
 class _Handler(BaseHTTPRequestHandler):
+    disable_nagle_algorithm = True
     protocol_version = "HTTP/1.1"
     owner: FakeGemini
 
