@@ -51,7 +51,7 @@ def main() -> int:
             except httpx.HTTPError:
                 time.sleep(0.2)
         n, c = args.requests, args.concurrency
-        health, health_rps = asyncio.run(load(f"{base}/health", "GET", min(n, 3000), c))
+        _, health_rps = asyncio.run(load(f"{base}/health", "GET", min(n, 3000), c))
         predict, predict_rps = asyncio.run(
             load(f"{base}/predict", "POST", n, c, lambda i: {"movie_id": ids[i % len(ids)]})
         )
@@ -60,9 +60,8 @@ def main() -> int:
         server.wait()
     print(f"/predict load: {n:,} requests at concurrency {c} ({os.cpu_count()} cores, 1 worker)")
     print("  errors: 0 (any error aborts the run)")
-    print(
-        f"  /predict {predict_rps:,.1f} req/s, p50 {pct(predict, 50):.0f} ms, p99 {pct(predict, 99):.0f} ms"
-    )
+    p50, p99 = pct(predict, 50), pct(predict, 99)
+    print(f"  /predict {predict_rps:,.1f} req/s, p50 {p50:.0f} ms, p99 {p99:.0f} ms")
     print(f"  /health  {health_rps:,.1f} req/s (baseline); ratio {predict_rps / health_rps:.3f}")
     return 0
 
