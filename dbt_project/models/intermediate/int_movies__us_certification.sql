@@ -1,10 +1,17 @@
-{#- MPA ratings only: TV ratings (TV-MA…) and free text are not theatrical certifications. -#}
+{#- MPA ratings only (seed `us_mpa_ratings`): TV ratings (TV-MA…) and free text are not
+    theatrical certifications. -#}
 
 with
 
 release_dates as (
 
     select * from {{ ref('stg_tmdb__movie_release_dates') }}
+
+),
+
+mpa_ratings as (
+
+    select * from {{ ref('us_mpa_ratings') }}
 
 ),
 
@@ -26,7 +33,7 @@ us_ratings as (
     from release_dates
     where
         country_code = 'US'
-        and certification ~ '^(G|PG|PG-13|R|NC-17|NR)$'
+        and certification in (select mpa_ratings.rating from mpa_ratings)
 
 ),
 
