@@ -204,6 +204,7 @@ def print_urls(url: str) -> None:
     }
     console.print()
     console.print("[bold green]Ready.[/] " + ATTRIBUTION)
+    console.print(f"  web page:      {base}/")
     console.print(f"  API docs:      {base}/docs")
     console.print(f"  dbt docs:      {base}/dbt-docs/")
     console.print(f'  marts (psql):  psql "{analyst_url(settings)}"', highlight=False)

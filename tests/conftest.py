@@ -24,6 +24,8 @@ from warehouse.settings import Settings, disable_phone_home, reset_settings_cach
 
 disable_phone_home()
 
+pytest_plugins = ["tests.shared_fixtures"]
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -4,46 +4,14 @@ generated dbt docs), a local Gemini-compatible server, and the real google-genai
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
-import psycopg2
 import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from ml.train import train
-from tests.builders import built_warehouse_env, day0_catalogue
 from tests.fake_gemini import FakeGemini
+from tests.shared_fixtures import ApiWarehouse
 from warehouse.settings import Settings, reset_settings_cache
-
-API_SEED = 5
-API_MOVIES = 900
-
-
-@dataclass(frozen=True)
-class ApiWarehouse:
-    database_url: str
-    artifacts_dir: Path
-    dbt_target: Path
-
-
-@pytest.fixture(scope="package")
-def api_warehouse(
-    pg_socket_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ApiWarehouse]:
-    folder = tmp_path_factory.mktemp("api-warehouse")
-    with built_warehouse_env(pg_socket_url, folder, day0_catalogue(API_SEED, API_MOVIES)) as (
-        url,
-        _,
-    ):
-        conn = psycopg2.connect(url)
-        try:
-            train(conn, folder / "artifacts", version="api-test")
-        finally:
-            conn.close()
-        reset_settings_cache()
-        yield ApiWarehouse(url, folder / "artifacts", folder / "target")
 
 
 @pytest.fixture

@@ -1,0 +1,255 @@
+"""The page in a real headless Chromium, against the real app served by uvicorn on loopback: the
+package's warehouse, a trained model, the generated dbt docs, and a local Gemini-compatible
+server scripted per test. Screenshots go to `tests/web/artifacts/` (printed; gitignored)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from api.main import ATTRIBUTION, create_app
+from tests.api.conftest import ApiWarehouse, sql_then_text
+from tests.conftest import free_port
+from tests.fake_gemini import FakeGemini
+from tests.web.chromium import Chromium, Page
+from tests.web.conftest import with_web
+from warehouse.settings import Settings, reset_settings_cache
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+API_KEY = "web-test-key"
+QUESTION = "What is the success rate by genre?"
+SUCCESS_BY_GENRE = """
+select genres.genre_name,
+    avg(case when movies.is_commercial_success then 1.0 else 0.0 end)
+        filter (where movies.is_commercial_success is not null) as success_rate
+from marts.bridge_movie_genres as genres
+inner join marts.dim_movies as movies on genres.movie_id = movies.movie_id
+group by genres.genre_name
+order by success_rate desc nulls last, genres.genre_name
+"""
+CHART = {"type": "bar", "x": "genre_name", "y": "success_rate", "title": "Success rate by genre"}
+MOVIE = {
+    "p-title": "Untitled space opera",
+    "p-budget": "120000000",
+    "p-release": "2027-06-18",
+    "p-genres": "Science Fiction, Adventure",
+    "p-runtime": "134",
+    "p-language": "en",
+    "p-certification": "PG-13",
+    "p-director": "Jane Doe",
+    "p-cast": "Somebody New, Another Person",
+}
+MOVIE_BODY = {
+    "title": "Untitled space opera",
+    "budget_usd": 120_000_000,
+    "release_date": "2027-06-18",
+    "genres": ["Science Fiction", "Adventure"],
+    "runtime_minutes": 134,
+    "original_language": "en",
+    "us_certification": "PG-13",
+    "director": "Jane Doe",
+    "top_cast": ["Somebody New", "Another Person"],
+}
+
+
+@dataclass
+class Live:
+    url: str
+    gemini: FakeGemini
+
+    def post(self, path: str, body: dict) -> httpx.Response:
+        headers = {"X-API-Key": API_KEY}
+        return httpx.post(f"{self.url}{path}", json=body, headers=headers, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def live(api_warehouse: ApiWarehouse) -> Iterator[Live]:
+    """The app (with the web router) served by uvicorn in a thread, configured by environment."""
+    with FakeGemini() as gemini, pytest.MonkeyPatch.context() as mp:
+        env = {
+            "DATABASE_URL": api_warehouse.database_url,
+            "TMDB_ARTIFACTS_DIR": str(api_warehouse.artifacts_dir),
+            "DBT_TARGET_PATH": str(api_warehouse.dbt_target),
+            "TMDB_API_BASE_URL": "http://127.0.0.1:9/3",  # a local TMDB server: synthetic data
+            "GEMINI_API_KEY": "test-gemini-key",
+            "GEMINI_BASE_URL": gemini.url,
+            "GEMINI_MODEL": "gemini-test-flash",
+            "API_KEYS": API_KEY,
+        }
+        for name, value in env.items():
+            mp.setenv(name, value)
+        reset_settings_cache()
+        app = with_web(create_app(Settings()))
+        port = free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        )
+        thread = threading.Thread(target=server.run, name="web-uvicorn", daemon=True)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not server.started:
+                if not thread.is_alive() or time.monotonic() > deadline:
+                    raise RuntimeError("uvicorn did not start within 30 s")
+                time.sleep(0.05)
+            yield Live(f"http://127.0.0.1:{port}", gemini)
+        finally:
+            server.should_exit = True
+            thread.join(timeout=15)
+            reset_settings_cache()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Chromium]:
+    chromium = Chromium.launch()  # fails (does not skip) when Chromium is missing
+    try:
+        yield chromium
+    finally:
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Chromium, live: Live) -> Page:
+    tab = browser._pages[0] if browser._pages else browser.page()
+    tab.events.clear()
+    tab.goto(f"{live.url}/")
+    tab.evaluate("localStorage.clear()")
+    tab.goto(f"{live.url}/")
+    return tab
+
+
+def shot(page: Page, name: str) -> Path:
+    path = page.screenshot(ARTIFACTS / name)
+    print(f"screenshot: {path}")
+    return path
+
+
+def visible(selector: str) -> str:
+    element = f"document.querySelector({json.dumps(selector)})"
+    return f"(() => {{ const e = {element}; return Boolean(e && !e.hidden); }})()"
+
+
+def test_the_page_says_where_the_data_comes_from(page: Page, live: Live) -> None:
+    page.wait_for("document.getElementById('health-status').dataset.status === 'ok'", "/health")
+    assert page.text("#health-status") == "Service ok · model api-test"
+    page.wait_for("!!document.querySelector('#notices [data-kind=synthetic]')", "the notice")
+    assert page.text("#notices") == "The data shown is synthetic (local TMDB server)."
+    assert page.text("#attribution") == ATTRIBUTION
+    links = page.evaluate("[...document.querySelectorAll('footer a')].map(a => a.pathname)")
+    assert links == ["/docs", "/dbt-docs/"]
+    assert page.js_errors() == []
+
+
+def test_an_example_question_needs_the_key_then_shows_rows_and_chart(page, live: Live) -> None:
+    live.gemini.respond_with(
+        sql_then_text(SUCCESS_BY_GENRE, answer="Some genres succeed far more often.", chart=CHART)
+    )
+    example = "#ask-form button.example:nth-of-type(1)"
+    assert page.text(example) == QUESTION
+    page.click(example)
+    page.wait_for(visible("#ask-error"), "the unauthorized message")
+    assert page.evaluate("document.getElementById('ask-error').dataset.code") == "unauthorized"
+    assert "API key" in page.text("#ask-error")
+
+    page.fill("#api-key", API_KEY)
+    page.goto(f"{live.url}/")  # the key survives a reload (localStorage)
+    assert page.evaluate("document.getElementById('api-key').value") == API_KEY
+    page.click(example)
+    page.wait_for(
+        "document.querySelectorAll('#ask-table tbody tr').length > 0"
+        " && document.getElementById('ask-chart').complete"
+        " && document.getElementById('ask-chart').naturalWidth > 0",
+        "the result table and the chart",
+    )
+    shown = page.evaluate(
+        "[...document.querySelectorAll('#ask-table tbody tr')]"
+        ".map(tr => [...tr.cells].map(td => JSON.parse(td.dataset.value)))"
+    )
+    headers = page.evaluate(
+        "[...document.querySelectorAll('#ask-table thead th')].map(th => th.innerText)"
+    )
+    api = live.post("/ask", {"question": QUESTION, "chart": True}).json()
+    assert shown == api["rows"] and len(shown) > 5
+    assert headers == api["columns"] == ["genre_name", "success_rate"]
+    assert page.text("#ask-answer") == "Some genres succeed far more often."
+    assert page.evaluate("document.getElementById('ask-sql').textContent") == api["sql"]
+    assert page.evaluate(visible("#ask-truncated")) is False
+    assert page.evaluate("document.getElementById('ask-chart').alt").startswith("Success rate")
+    sent = [r for r in page.requests() if r["url"].endswith("/ask") and r["method"] == "POST"]
+    assert sent[-1]["headers"].get("X-API-Key") == API_KEY
+    assert json.loads(sent[-1]["postData"]) == {"question": QUESTION, "chart": True}
+    assert page.js_errors() == []
+    shot(page, "ask.png")
+
+
+def test_a_prediction_and_its_errors(page: Page, live: Live) -> None:
+    page.fill("#api-key", API_KEY)
+    for field, value in MOVIE.items():
+        page.fill(f"#{field}", value)
+    page.click("#predict-submit")
+    page.wait_for(visible("#predict-result"), "the prediction")
+    api = live.post("/predict", MOVIE_BODY).json()
+    assert page.text("#predict-probability") == f"{api['success_probability'] * 100:.1f}%"
+    width = page.evaluate("document.getElementById('predict-bar').style.width")
+    assert float(width.rstrip("%")) == pytest.approx(api["success_probability"] * 100)
+    assert "api-test" in page.text("#predict-meta")
+    factors = page.evaluate(
+        "[...document.querySelectorAll('#predict-factors tbody tr')]"
+        ".map(tr => [tr.cells[0].innerText, Number(tr.cells[1].dataset.value),"
+        " tr.cells[1].innerText])"
+    )
+    expected = [[f["feature"], f["effect"]] for f in api["top_factors"]]
+    assert [[f, e] for f, e, _ in factors] == expected and expected
+    signs = ("+", "\N{MINUS SIGN}", "\N{PLUS-MINUS SIGN}")
+    assert all(text.endswith("percentage points") and text[0] in signs for _, _, text in factors)
+    verdict = "a commercial success" if api["predicted_success"] else "not a commercial success"
+    assert verdict in page.text("#predict-verdict")
+    shot(page, "predict.png")
+
+    page.fill("#p-budget", "-5")
+    page.click("#predict-submit")
+    page.wait_for(visible("#predict-error"), "the invalid_input message")
+    refused = live.post("/predict", {**MOVIE_BODY, "budget_usd": -5}).json()["error"]
+    assert page.evaluate("document.getElementById('predict-error').dataset.code") == "invalid_input"
+    assert page.text("#predict-error .error-message") == refused["message"]
+    assert "budget_usd" in refused["message"]
+    assert page.evaluate(visible("#predict-result")) is False
+    shot(page, "predict-error.png")
+
+    page.fill("#p-budget", "120000000")
+    page.send("Network.emulateNetworkConditions", offline=True, latency=0,
+              downloadThroughput=-1, uploadThroughput=-1)  # fmt: skip
+    try:
+        page.click("#predict-submit")
+        page.wait_for(
+            "document.getElementById('predict-error').dataset.code === 'network'", "network failure"
+        )
+        assert "Could not reach the API" in page.text("#predict-error")
+    finally:
+        page.send("Network.emulateNetworkConditions", offline=False, latency=0,
+                  downloadThroughput=-1, uploadThroughput=-1)  # fmt: skip
+    page.click("#predict-submit")
+    page.wait_for(visible("#predict-result"), "the prediction once back online")
+    assert page.evaluate(visible("#predict-error")) is False
+    assert page.js_errors() == []
+
+
+def test_the_dbt_docs_site_loads(page: Page, live: Live) -> None:
+    page.goto(f"{live.url}/dbt-docs/")
+    # The site's script fetches manifest.json and catalog.json, then renders the project tree.
+    page.wait_for("document.body.innerText.includes('tmdb_analytics')", "the dbt docs project")
+    page.goto(f"{live.url}/dbt-docs/#!/model/model.tmdb_analytics.dim_movies")
+    page.wait_for(
+        "document.body.innerText.includes('dim_movies')"
+        " && document.body.innerText.includes('is_commercial_success')",
+        "the dim_movies page of the dbt docs",
+    )
+    shot(page, "dbt-docs.png")
