@@ -66,6 +66,24 @@ async def load(url: str, method: str, n: int, concurrency: int, body=None) -> tu
     return latencies, n / elapsed
 
 
+def start_api(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    """The API under uvicorn (one worker) on a free port, once /health answers."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(port),
+         "--log-level", "warning"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    return server, base
+
+
 def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else values[0]
 
@@ -87,26 +105,14 @@ def main() -> int:
         cur.execute("select movie_id from marts.dim_movies order by movie_id")
         ids = [row[0] for row in cur.fetchall()]
 
-    port = free_port()
     env = {
         **os.environ,
         "GEMINI_API_KEY": gemini_standin.STANDIN_KEY,
         "GEMINI_BASE_URL": gemini_standin.start(),
         "ASK_REQUESTS_PER_MINUTE": "100000",
     }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(port),
-         "--log-level", "warning"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    server, base = start_api(env)
     try:
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
         n, c = args.requests, args.concurrency
         health, health_rps = asyncio.run(load(f"{base}/health", "GET", n, c))
         predict, predict_rps = asyncio.run(

@@ -10,17 +10,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
-
-import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.api_latency import free_port, load, pct  # noqa: E402
+from bench.api_latency import load, pct, start_api  # noqa: E402
 from warehouse.connection import bootstrap, connect  # noqa: E402
 from warehouse.settings import disable_phone_home, get_settings  # noqa: E402
 
@@ -36,20 +32,8 @@ def main() -> int:
         cur.execute("select movie_id from marts.dim_movies order by movie_id")
         ids = [row[0] for row in cur.fetchall()]
     conn.close()
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(port),
-         "--log-level", "warning"],
-        cwd=ROOT, env=dict(os.environ),
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    server, base = start_api(dict(os.environ))
     try:
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
         n, c = args.requests, args.concurrency
         _, health_rps = asyncio.run(load(f"{base}/health", "GET", min(n, 3000), c))
         predict, predict_rps = asyncio.run(
