@@ -20,6 +20,8 @@ from psycopg2 import sql
 
 from ingestion.fake_tmdb import FAKE_TMDB_TOKEN, Catalogue, FakeTmdbServer
 from ingestion.pipelines import run_bulk
+from ml.artifacts import LoadedModel
+from ml.train import train
 from tests.conftest import _ENV_TO_CLEAR
 from warehouse import embedded
 from warehouse.dbt_runner import transform
@@ -105,3 +107,18 @@ def built_warehouse_env(
     finally:
         reset_settings_cache()
         drop_database(pg_socket_url, name)
+
+
+@contextmanager
+def trained_warehouse_env(
+    pg_socket_url: str, folder: Path, catalogue: Catalogue, version: str
+) -> Iterator[tuple[str, LoadedModel]]:
+    """`built_warehouse_env` plus a model trained on it under `folder / "artifacts"`."""
+    with built_warehouse_env(pg_socket_url, folder, catalogue) as (url, _):
+        conn = psycopg2.connect(url)
+        try:
+            model = train(conn, folder / "artifacts", version=version)
+        finally:
+            conn.close()
+        reset_settings_cache()
+        yield url, model

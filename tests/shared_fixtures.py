@@ -7,12 +7,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg2
 import pytest
 
-from ml.train import train
-from tests.builders import built_warehouse_env, day0_catalogue
-from warehouse.settings import reset_settings_cache
+from tests.builders import day0_catalogue, trained_warehouse_env
 
 API_SEED = 5
 API_MOVIES = 900
@@ -30,14 +27,6 @@ def api_warehouse(
     pg_socket_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ApiWarehouse]:
     folder = tmp_path_factory.mktemp("api-warehouse")
-    with built_warehouse_env(pg_socket_url, folder, day0_catalogue(API_SEED, API_MOVIES)) as (
-        url,
-        _,
-    ):
-        conn = psycopg2.connect(url)
-        try:
-            train(conn, folder / "artifacts", version="api-test")
-        finally:
-            conn.close()
-        reset_settings_cache()
+    catalogue = day0_catalogue(API_SEED, API_MOVIES)
+    with trained_warehouse_env(pg_socket_url, folder, catalogue, "api-test") as (url, _):
         yield ApiWarehouse(url, folder / "artifacts", folder / "target")

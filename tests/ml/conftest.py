@@ -7,13 +7,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg2
 import pytest
 
 from ingestion.fake_tmdb import Catalogue
 from ml.artifacts import LoadedModel
-from ml.train import train
-from tests.builders import built_warehouse_env, day0_catalogue
+from tests.builders import day0_catalogue, trained_warehouse_env
 from warehouse.settings import reset_settings_cache
 
 ML_SEED = 42
@@ -34,13 +32,7 @@ def trained(
 ) -> Iterator[TrainedWarehouse]:
     folder = tmp_path_factory.mktemp("ml-warehouse")
     catalogue = day0_catalogue(ML_SEED, ML_MOVIES)
-    with built_warehouse_env(pg_socket_url, folder, catalogue) as (url, _):
-        conn = psycopg2.connect(url)
-        try:
-            model = train(conn, folder / "artifacts", version="test-v1")
-        finally:
-            conn.close()
-        reset_settings_cache()
+    with trained_warehouse_env(pg_socket_url, folder, catalogue, "test-v1") as (url, model):
         yield TrainedWarehouse(url, catalogue, folder / "artifacts", model)
 
 
