@@ -51,11 +51,6 @@ class MovieDescriptionIn(BaseModel):
         return value
 
 
-class MovieIdIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    movie_id: int = Field(ge=1)
-
-
 class PredictRequest(BaseModel):
     """Either `{movie_id}` for a catalogued movie, or a pre-release description."""
 

@@ -132,14 +132,14 @@ def _finish_pending(pipeline) -> None:
         pipeline.run()
 
 
-def load_lake_into_raw(
-    settings: Settings, *, only: list[str] | None = None, database_url: str | None = None
-) -> int:
+def load_lake_into_raw(settings: Settings, *, only: list[str] | None = None) -> int:
     """Load every lake file not yet in `raw_tmdb` (or just `only`); returns files loaded."""
-    url = database_url or bootstrap(settings)
-    pipeline = raw_pipeline(settings, url)
+    pipeline = raw_pipeline(settings, bootstrap(settings))
     _finish_pending(pipeline)
-    lake = Lake(settings)
+    return _load_pending(pipeline, Lake(settings), only)
+
+
+def _load_pending(pipeline, lake: Lake, only: list[str] | None = None) -> int:
     before = _loaded_files(pipeline)
     pipeline.run(raw_tmdb(lake, only=only))
     return len(_loaded_files(pipeline) - before)
@@ -167,9 +167,14 @@ class _Run:
         self.summary = IngestSummary(kind=kind)
         self.make_client = client_factory(settings, self.summary.stats)
         self.genres = asyncio.run(_preflight(self.make_client))
-        self.database_url = bootstrap(settings) if load_raw else None
         self.pipeline = lake_pipeline(settings, pipeline_name)
         _finish_pending(self.pipeline)
+        # The warehouse side is set up once per run, not once per chunk.
+        self.raw_pipeline = None
+        if load_raw:
+            self.raw_pipeline = raw_pipeline(settings, bootstrap(settings))
+            _finish_pending(self.raw_pipeline)
+            self.lake = Lake(settings)
 
     def staging_file(self, resource: str) -> Path:
         return _staging_file(self.settings, resource)
@@ -180,10 +185,8 @@ class _Run:
         self.load_raw()
 
     def load_raw(self) -> None:
-        if self.database_url is not None:
-            self.summary.lake_files_loaded += load_lake_into_raw(
-                self.settings, database_url=self.database_url
-            )
+        if self.raw_pipeline is not None:
+            self.summary.lake_files_loaded += _load_pending(self.raw_pipeline, self.lake)
 
     def fetch_and_land(
         self,

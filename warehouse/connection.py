@@ -6,7 +6,6 @@ first use by whichever command needs it, and a configured server is never touche
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
@@ -59,15 +58,6 @@ def connect(url: str) -> Connection:
     except psycopg2.OperationalError as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "connection failed"
         raise WarehouseUnavailable(f"cannot reach PostgreSQL at {redact(url)}: {reason}") from exc
-
-
-@contextmanager
-def owner_connection(settings: Settings | None = None):
-    conn = connect(owner_url(settings))
-    try:
-        yield conn
-    finally:
-        conn.close()
 
 
 def bootstrap(settings: Settings | None = None) -> str:
