@@ -137,9 +137,7 @@ def test_without_a_gemini_key_ask_is_unavailable_but_predict_works(
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "llm_unavailable"
     assert gemini.requests == []
-    movie_id = _direct(api_warehouse.database_url, "select min(movie_id) from marts.dim_movies")[0][
-        0
-    ]
+    [[movie_id]] = _direct(api_warehouse.database_url, "select min(movie_id) from marts.dim_movies")
     predicted = client.post("/predict", json={"movie_id": movie_id})
     assert predicted.status_code == 200 and predicted.json()["movie_id"] == movie_id
     health = client.get("/health").json()
