@@ -8,7 +8,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DBT_VERSION_CHECK := false
 export RUNTIME__DLTHUB_TELEMETRY := false
 
-.PHONY: install lock demo test lint format clean
+.PHONY: install system-deps lock demo test lint format clean
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,10 @@ lock: $(BIN)/uv  ## re-resolve the lock file from pyproject.toml's ranges
 demo: install  ## embedded warehouse + local TMDB server (without credentials) + ingestion
 	$(BIN)/python -m cli.demo
 
-test: install  ## every linter and test; .ci/run calls exactly this
+system-deps:  ## what the tests need beyond the venv (headless Chromium); installs it as root on Debian
+	@bash tests/ensure_system_deps.sh
+
+test: install system-deps  ## every linter and test; .ci/run calls exactly this
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/sqlfluff lint dbt_project

@@ -14,7 +14,8 @@ Why it works this way:
   or to no chart when nothing is plottable.
 * Rendering uses matplotlib's object API (``Figure`` + ``FigureCanvasAgg``), never ``pyplot``:
   pyplot keeps global state (current figure, backend) that is not safe to share between the
-  threads of a web server. Each call builds and discards its own figure.
+  threads of a web server. Each call builds and discards its own figure. matplotlib is imported
+  by the first drawing, not with this module, so the API starts without waiting for it.
 """
 
 from __future__ import annotations
@@ -27,13 +28,12 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from io import BytesIO
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 logger = logging.getLogger(__name__)
 
@@ -424,6 +424,9 @@ def render_png(spec: ChartSpec, columns: list[str], rows: list[list[Any]]) -> by
 
 
 def _new_figure() -> tuple[Figure, Any]:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     return figure, figure.add_subplot()
@@ -473,6 +476,8 @@ def _numeric_pairs(spec: ChartSpec, columns: list[str], rows: list[Any]) -> list
 
 
 def _draw_bar(axes: Any, spec: ChartSpec, columns: list[str], rows: list[Any], title: str) -> str:
+    from matplotlib.ticker import FuncFormatter
+
     pairs = _numeric_pairs(spec, columns, rows)
     axes.set_xlabel(spec.x)
     axes.set_ylabel(spec.y)
@@ -497,6 +502,9 @@ def _draw_bar(axes: Any, spec: ChartSpec, columns: list[str], rows: list[Any], t
 
 
 def _draw_line(axes: Any, spec: ChartSpec, columns: list[str], rows: list[Any], title: str) -> str:
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+    from matplotlib.ticker import FuncFormatter
+
     kinds = column_kinds(columns, rows)
     temporal = kinds.get(spec.x or "") == "temporal"
     convert = _as_datetime if temporal else _as_number
@@ -525,6 +533,8 @@ def _draw_line(axes: Any, spec: ChartSpec, columns: list[str], rows: list[Any], 
 
 
 def _format_numeric_x(axes: Any, xs: list[float]) -> None:
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
     integral = all(v.is_integer() for v in xs)
     # Few ticks: "12,000,000"-wide labels would otherwise run into each other.
     axes.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=integral))
@@ -537,6 +547,8 @@ def _format_numeric_x(axes: Any, xs: list[float]) -> None:
 def _draw_scatter(
     axes: Any, spec: ChartSpec, columns: list[str], rows: list[Any], title: str
 ) -> str:
+    from matplotlib.ticker import FuncFormatter
+
     points = []
     for xv, yv in _numeric_pairs(spec, columns, rows):
         number = _as_number(xv)
@@ -563,6 +575,8 @@ def _draw_scatter(
 def _draw_histogram(
     axes: Any, spec: ChartSpec, columns: list[str], rows: list[Any], title: str
 ) -> str:
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
     index = _column_index(spec.x, columns)
     values = []
     if index is not None:

@@ -13,16 +13,19 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from api.text_to_sql.executor import QueryExecutor
 from api.text_to_sql.llm import GeminiClient
 from api.text_to_sql.schema_context import SchemaContextCache
 from api.text_to_sql.service import AskService
 from ml import artifacts
-from ml.predict import Predictor
 from warehouse.connection import analyst_url
 from warehouse.dbt_runner import project_vars, target_dir
 from warehouse.settings import Settings
+
+if TYPE_CHECKING:
+    from ml.predict import Predictor
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +55,10 @@ class RateLimiter:
 
 
 class ModelHolder:
-    """The current model, reloaded when `current` points somewhere new."""
+    """The current model, reloaded when `current` points somewhere new.
+
+    The model and what it needs (skops, scikit-learn, pandas) are imported on first use, so the
+    API's start-up does not wait for them."""
 
     def __init__(self, artifacts_dir: Path) -> None:
         self.artifacts_dir = artifacts_dir
@@ -65,7 +71,10 @@ class ModelHolder:
         target = current.resolve() if current.exists() else None
         with self._lock:
             if self._predictor is None or target != self._loaded_from:
-                self._predictor = Predictor(artifacts.load_current(self.artifacts_dir))
+                loaded = artifacts.load_current(self.artifacts_dir)
+                from ml.predict import Predictor
+
+                self._predictor = Predictor(loaded)
                 self._loaded_from = target
                 logger.info("serving model %s", self._predictor.version)
             return self._predictor

@@ -1,35 +1,29 @@
-"""Expected failures become one line and a non-zero exit; anything else keeps its traceback."""
+"""Expected failures become one line and a non-zero exit; anything else keeps its traceback.
+
+The expected classes are named, not imported: importing them would load dlt, botocore, skops
+and scikit-learn into every command, `tmdb --help` included. A class can only have been raised
+if the module that defines it was imported, so each name is resolved from `sys.modules` alone,
+at the moment a failure is being explained.
+"""
 
 from __future__ import annotations
 
-import psycopg2
-from botocore.exceptions import BotoCoreError, ClientError
-from dlt.common.destination.exceptions import (
-    DestinationTerminalException,
-    DestinationTransientException,
-)
-from dlt.common.storages.exceptions import StorageException
+import sys
 
-from ingestion.tmdb.client import TmdbError
-from ml.artifacts import ModelUnavailable
-from ml.train import NotEnoughData
-from warehouse.connection import WarehouseUnavailable
-from warehouse.dbt_runner import DbtFailed
-from warehouse.embedded import EmbeddedWarehouseError
-
+# "defining module:class name"; subclasses count too (`isinstance`).
 EXPECTED = (
-    TmdbError,
-    WarehouseUnavailable,
-    EmbeddedWarehouseError,
-    DbtFailed,
-    ModelUnavailable,
-    NotEnoughData,
-    psycopg2.OperationalError,
-    DestinationTerminalException,
-    DestinationTransientException,
-    StorageException,
-    BotoCoreError,
-    ClientError,
+    "ingestion.tmdb.client:TmdbError",
+    "warehouse.connection:WarehouseUnavailable",
+    "warehouse.embedded:EmbeddedWarehouseError",
+    "warehouse.dbt_runner:DbtFailed",
+    "ml.artifacts:ModelUnavailable",
+    "ml.train:NotEnoughData",
+    "psycopg2:OperationalError",
+    "dlt.common.destination.exceptions:DestinationTerminalException",
+    "dlt.common.destination.exceptions:DestinationTransientException",
+    "dlt.common.storages.exceptions:StorageException",
+    "botocore.exceptions:BotoCoreError",
+    "botocore.exceptions:ClientError",
 )
 
 
@@ -37,13 +31,26 @@ class UsageError(RuntimeError):
     """A bad argument or setting, explained in one line."""
 
 
+def loaded_expected_classes() -> tuple[type[BaseException], ...]:
+    """The expected classes whose modules are imported; the others cannot have been raised."""
+    classes: list[type[BaseException]] = [UsageError]
+    for name in EXPECTED:
+        module_name, _, class_name = name.partition(":")
+        module = sys.modules.get(module_name)
+        cls = getattr(module, class_name, None) if module is not None else None
+        if isinstance(cls, type) and issubclass(cls, BaseException):
+            classes.append(cls)
+    return tuple(classes)
+
+
 def expected_failure(exc: BaseException) -> BaseException | None:
     """The expected failure behind `exc`, looking through wrappers such as dlt's step errors."""
+    expected = loaded_expected_classes()
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, (*EXPECTED, UsageError)):
+        if isinstance(current, expected):
             return current
         current = current.__cause__ or current.__context__
     return None

@@ -6,15 +6,17 @@ import logging
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from cli.errors import UsageError, expected_failure
-from warehouse.settings import disable_phone_home, get_settings
 
-disable_phone_home()
+# Only what `tmdb --help` needs is imported here; each command imports its own libraries
+# (tests/cli/test_import_cost.py keeps it so).
+if TYPE_CHECKING:
+    from warehouse.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 db_app = typer.Typer(
@@ -32,10 +34,20 @@ err = Console(stderr=True, soft_wrap=True)
 def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
 ):
+    from warehouse.settings import disable_phone_home
+
+    disable_phone_home()
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+
+
+def get_settings() -> Settings:
+    """The one settings object, loaded (with pydantic-settings) by the commands that read it."""
+    from warehouse.settings import get_settings as settings
+
+    return settings()
 
 
 def _fail(message: str) -> None:
@@ -246,12 +258,17 @@ def dbt_command(ctx: typer.Context):
 def train_command():
     """Train the success classifier on marts.ml_movie_features (time split, with baselines)."""
     from ml.pipeline import train_model
-    from ml.train import metrics_table
+    from ml.train import dropped_features_lines, metrics_table
 
     loaded = _run(lambda: train_model(get_settings()))
     out.print(f"model {loaded.version} written to {loaded.path}", highlight=False)
     for line in metrics_table(loaded.metadata):
         out.print(line, highlight=False)
+    left_out = dropped_features_lines(loaded.metadata)
+    if left_out:
+        out.print("features left out of this model:", highlight=False)
+        for line in left_out:
+            out.print(f"  {line}", highlight=False, markup=False)
 
 
 @app.command("score")

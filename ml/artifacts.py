@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import skops.io as sio
-
 MODEL_FILE = "model.skops"
 METADATA_FILE = "metadata.json"
 CARD_FILE = "model_card.md"
@@ -41,6 +39,14 @@ class LoadedModel:
         return str(self.metadata["version"])
 
 
+def _skops():
+    """skops.io, imported on first save or load: it loads scikit-learn and scipy (seconds), which
+    `tmdb --help` and the API's start-up should not wait for."""
+    import skops.io
+
+    return skops.io
+
+
 def models_dir(artifacts_dir: Path) -> Path:
     return artifacts_dir / "models"
 
@@ -48,7 +54,7 @@ def models_dir(artifacts_dir: Path) -> Path:
 def save(artifacts_dir: Path, version: str, model: Any, metadata: dict[str, Any]) -> Path:
     target = models_dir(artifacts_dir) / version
     target.mkdir(parents=True, exist_ok=True)
-    sio.dump(model, target / MODEL_FILE)
+    _skops().dump(model, target / MODEL_FILE)
     (target / METADATA_FILE).write_text(json.dumps(metadata, indent=2, default=str))
     return target
 
@@ -70,6 +76,7 @@ def load_current(artifacts_dir: Path) -> LoadedModel:
 
 
 def load(path: Path) -> LoadedModel:
+    sio = _skops()
     untrusted = sio.get_untrusted_types(file=path / MODEL_FILE)
     refused = [
         t for t in untrusted if not t.startswith(TRUSTED_PREFIXES) and t not in TRUSTED_NAMES

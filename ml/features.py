@@ -304,9 +304,22 @@ def _season(month: int) -> str:
             6: "summer", 7: "summer", 8: "summer"}.get(month, "autumn")  # fmt: skip
 
 
-def _mean(values: Sequence[float | None]) -> float | None:
-    known = [v for v in values if v is not None]
-    return float(np.mean(known)) if known else None
+def ordered_mean(values: Sequence[float | None]) -> float | None:
+    """The mean of the known values, summed one by one in ascending order, as PostgreSQL's
+    `avg(x order by x)` in `ml_movie_features` sums them.
+
+    A floating-point sum depends on its order: numpy's pairwise mean of the same three track
+    records can differ from the warehouse's in the last bit, and a value that sits on one of
+    the model's split thresholds then lands on the other side of it. Summing in one fixed order
+    makes both paths give the same bits.
+    """
+    known = sorted(float(v) for v in values if v is not None)
+    if not known:
+        return None
+    total = 0.0
+    for value in known:
+        total += value
+    return total / len(known)
 
 
 def raw_rows_for_descriptions(
@@ -400,7 +413,7 @@ def _raw_row(d: MovieDescription, found: dict[str, list[tuple]], reliable_budget
         "director_prior_success_rate": director[1],
         "director_prior_median_revenue_usd": director[2],
         "top_cast_count": len(cast),
-        "cast_prior_film_count": _mean([float(c[0]) for c in cast]) if cast else None,
-        "cast_prior_success_rate": _mean([c[1] for c in cast]),
-        "cast_prior_median_revenue_usd": _mean([c[2] for c in cast]),
+        "cast_prior_film_count": ordered_mean([float(c[0]) for c in cast]) if cast else None,
+        "cast_prior_success_rate": ordered_mean([c[1] for c in cast]),
+        "cast_prior_median_revenue_usd": ordered_mean([c[2] for c in cast]),
     }

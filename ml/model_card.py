@@ -6,6 +6,28 @@ from pathlib import Path
 from typing import Any
 
 
+def _factors_used(features: list[str]) -> list[str]:
+    """The explanation factors (`FACTOR_GROUPS`) that have at least one of the model's inputs."""
+    import pandas as pd
+
+    from ml.features import factor_columns
+
+    return [f for f, columns in factor_columns(pd.DataFrame(columns=features)).items() if columns]
+
+
+def _left_out(metadata: dict[str, Any]) -> str:
+    from ml.train import dropped_features_lines
+
+    lines = dropped_features_lines(metadata)
+    if not lines:
+        return "None: every feature had something to learn from in the training split."
+    return (
+        "These features gave the training split nothing to learn from, so this model does not "
+        "use them (nor does `/predict` explain with them):\n\n"
+        + "\n".join(f"- {line}" for line in lines)
+    )
+
+
 def write_model_card(path: Path, metadata: dict[str, Any]) -> None:
     from ml.train import metrics_table
 
@@ -16,6 +38,8 @@ def write_model_card(path: Path, metadata: dict[str, Any]) -> None:
         for row in metadata["calibration"]
     )
     important = ", ".join(f"{name} ({value:.3f})" for name, value in top)
+    factors = ", ".join(_factors_used(metadata["features"]))
+    left_out = _left_out(metadata)
     text = f"""# Commercial success classifier — {metadata["version"]}
 
 Predicts, **before release**, the probability that a movie earns at least twice its budget
@@ -35,10 +59,11 @@ catalogue's base rate ({metadata["train_positive_rate"]:.1%} successes in traini
 only. Time-based split: trained on {metadata["training_rows"]} releases from
 {metadata["train_release_dates"][0]} to {metadata["train_release_dates"][1]}, evaluated on the
 newest {metadata["test_rows"]} ({metadata["test_release_dates"][0]} to
-{metadata["test_release_dates"][1]}). Pre-release features only: budget, runtime, release
-timing, genres, language, US certification, collection, production companies, keyword count,
-and the director's and top cast's track records from earlier films only. Never popularity,
-votes or revenue.
+{metadata["test_release_dates"][1]}). Pre-release features only: {factors} (track records
+from earlier films only). Never popularity, votes or revenue.
+
+### Features left out
+{left_out}
 
 ## Metrics (test set, newest releases)
 {chr(10).join(metrics_table(metadata))}

@@ -3,6 +3,10 @@
 The newest 20% of labelled releases are held out, as they would be in use: the model is asked
 about movies that come after everything it learned from. Everything is seeded, so the same data
 gives the same model and the same metrics.
+
+A real catalogue may lack whole feature families (no cast, no keywords, one language). A feature
+the training split gives nothing to learn from is left out of that model, named with its reason
+in the metadata, the model card and `tmdb train`'s summary; see `usable_features`.
 """
 
 from __future__ import annotations
@@ -44,6 +48,15 @@ SEED = 0
 TEST_SHARE = 0.2
 THRESHOLD = 0.5
 MIN_LABELLED_ROWS = 60
+MIN_LEAF = 20
+MIN_FEATURES = 3
+
+# Why a feature is left out of a model: reason -> what it means, for the card and the CLI.
+DROP_REASONS = {
+    "missing": "no known value in the training split",
+    "constant": "one value for every movie in the training split",
+    "too few known values": f"known for fewer than {MIN_LEAF} training movies, the smallest leaf",
+}
 
 
 class NotEnoughData(RuntimeError):
@@ -72,6 +85,43 @@ def time_split(rows: pd.DataFrame, test_share: float = TEST_SHARE) -> Split:
     return Split(train=train, test=test)
 
 
+def usable_features(inputs: pd.DataFrame) -> tuple[list[str], dict[str, str]]:
+    """Split the training inputs' columns into those the model can learn from and those it
+    cannot, with the reason (a key of `DROP_REASONS`); decided on the training split alone.
+
+    Gradient boosting bins each numeric column on its known values: a column with none in a
+    fit (all missing in the training split, or in one of the calibration folds) has nothing to
+    bin and crashes scikit-learn. A column known for fewer movies than the smallest leaf cannot
+    be split on at all (every split needs a leaf of known values), so it goes too, and with it
+    the risk of a fold without any. A constant column cannot be split on either; one value
+    plus missing ones still can (known versus unknown), so it stays.
+    """
+    kept: list[str] = []
+    dropped: dict[str, str] = {}
+    for column in inputs.columns:
+        values = inputs[column]
+        known = int(values.notna().sum())
+        if known == 0:
+            dropped[column] = "missing"
+        elif values.nunique(dropna=False) == 1:
+            dropped[column] = "constant"
+        elif known < MIN_LEAF:
+            dropped[column] = "too few known values"
+        else:
+            kept.append(column)
+    return kept, dropped
+
+
+def _require_enough_features(kept: list[str], dropped: dict[str, str]) -> None:
+    if len(kept) >= MIN_FEATURES:
+        return
+    left_out = ", ".join(f"{name} ({reason})" for name, reason in dropped.items())
+    raise NotEnoughData(
+        f"only {len(kept)} usable feature(s) in the training data, need at least "
+        f"{MIN_FEATURES}; left out: {left_out or 'none'}"
+    )
+
+
 def build_model(inputs: pd.DataFrame) -> CalibratedClassifierCV:
     categorical = [c for c in inputs.columns if c in CATEGORICAL_INPUTS]
     numeric = [c for c in inputs.columns if c not in CATEGORICAL_INPUTS]
@@ -95,7 +145,7 @@ def build_model(inputs: pd.DataFrame) -> CalibratedClassifierCV:
         learning_rate=0.05,
         max_iter=250,
         max_leaf_nodes=15,
-        min_samples_leaf=20,
+        min_samples_leaf=MIN_LEAF,
         l2_regularization=1.0,
         categorical_features=[True] * len(categorical) + [False] * len(numeric),
         random_state=SEED,
@@ -154,20 +204,24 @@ def train(
     split = time_split(rows)
     vocabulary = Vocabulary.learn(split.train)
     x_train = model_inputs(split.train[RAW_COLUMNS], vocabulary)
-    x_test = model_inputs(split.test[RAW_COLUMNS], vocabulary)
+    kept, dropped = usable_features(x_train)
+    _require_enough_features(kept, dropped)
+    if dropped:
+        logger.warning("features left out of this model: %s", dropped)
+    x_train = x_train[kept]
+    x_test = model_inputs(split.test[RAW_COLUMNS], vocabulary)[kept]
     y_train = split.train[LABEL].astype(int).to_numpy()
     y_test = split.test[LABEL].astype(int).to_numpy()
 
     model = build_model(x_train).fit(x_train, y_train)
     base_rate = DummyClassifier(strategy="prior").fit(x_train, y_train)
-    budget_only = budget_only_baseline().fit(x_train[["log_budget_usd"]], y_train)
-    probability = {
-        "model": model.predict_proba(x_test)[:, 1],
-        "budget-only logistic regression": budget_only.predict_proba(x_test[["log_budget_usd"]])[
-            :, 1
-        ],
-        "base rate": base_rate.predict_proba(x_test)[:, 1],
-    }
+    probability = {"model": model.predict_proba(x_test)[:, 1]}
+    if "log_budget_usd" in kept:  # without a usable budget there is no budget-only baseline
+        budget = ["log_budget_usd"]
+        budget_only = budget_only_baseline().fit(x_train[budget], y_train)
+        baseline = budget_only.predict_proba(x_test[budget])[:, 1]
+        probability["budget-only logistic regression"] = baseline
+    probability["base rate"] = base_rate.predict_proba(x_test)[:, 1]
     results = {name: evaluate.metrics(y_test, p) for name, p in probability.items()}
     calibration = evaluate.calibration_table(y_test, probability["model"])
     importance = permutation_importance(
@@ -191,6 +245,7 @@ def train(
                                str(split.test["release_date"].max())],
         "train_positive_rate": float(y_train.mean()),
         "features": list(x_train.columns),
+        "dropped_features": dropped,
         "vocabulary": vocabulary.to_dict(),
         "reference_values": _reference_values(x_train),
         "threshold": THRESHOLD,
@@ -222,3 +277,15 @@ def metrics_table(metadata: dict[str, Any]) -> list[str]:
             f"{values['brier']:.4f} | {values['log_loss']:.4f} |"
         )
     return lines
+
+
+def dropped_features_lines(metadata: dict[str, Any]) -> list[str]:
+    """The features left out of the model, one line per reason (none when nothing was)."""
+    dropped: dict[str, str] = metadata.get("dropped_features") or {}
+    by_reason: dict[str, list[str]] = {}
+    for name, reason in dropped.items():
+        by_reason.setdefault(reason, []).append(name)
+    return [
+        f"{reason} ({DROP_REASONS.get(reason, reason)}): {', '.join(names)}"
+        for reason, names in by_reason.items()
+    ]

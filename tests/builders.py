@@ -8,10 +8,11 @@ instead, so a test run never races a developer's `dbt` in the same checkout.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg2
@@ -27,18 +28,39 @@ from warehouse import embedded
 from warehouse.dbt_runner import transform
 from warehouse.settings import Settings, reset_settings_cache
 
+#: "Today" in the test world. Every synthetic catalogue the tests build is dated from it, never
+#: from the wall clock, so a test sees the same world on any calendar day.
+DEFAULT_ANCHOR = date(2026, 1, 15)
 
-def utc_today() -> date:
-    return datetime.now(UTC).date()
+
+def anchor_today() -> date:
+    """The test world's "today": `DEFAULT_ANCHOR`, or `TMDB_TEST_TODAY` to move the whole world
+    (a date, `YYYY-MM-DD`, or an offset in days from the default, `+37` / `-3`).
+
+    Moving it proves the suite holds on other dates: `TMDB_TEST_TODAY=+400 make test`.
+    """
+    override = os.environ.get("TMDB_TEST_TODAY", "").strip()
+    if not override:
+        return DEFAULT_ANCHOR
+    if override[0] in "+-":
+        return DEFAULT_ANCHOR + timedelta(days=int(override))
+    return date.fromisoformat(override)
+
+
+def catalogue(seed: int, movies: int, day: int = 0) -> Catalogue:
+    """The test world's catalogue as of `day`: day 0 is the day before the anchor, whatever
+    `day` is, so catalogues of one seed at different days continue one world.
+
+    A catalogue's content is drawn relative to its day-0 date; a day-0 and a day-1 catalogue
+    dated from the same "today" would describe two different worlds.
+    """
+    base = anchor_today() - timedelta(days=1)
+    return Catalogue(seed=seed, movies=movies, day=day, today=base + timedelta(days=day))
 
 
 def day0_catalogue(seed: int, movies: int) -> Catalogue:
-    """Day 0 dated yesterday, so that `Catalogue(seed, movies, day=1)` (today) continues it.
-
-    A catalogue's content is drawn relative to its day-0 date; a day-0 and a day-1 catalogue
-    built on the same wall-clock date would describe two different worlds.
-    """
-    return Catalogue(seed=seed, movies=movies, day=0, today=utc_today() - timedelta(days=1))
+    """Day 0, dated the day before the anchor: `catalogue(seed, movies, day=1)` continues it."""
+    return catalogue(seed, movies, day=0)
 
 
 def tmdb_env(server: FakeTmdbServer) -> dict[str, str]:

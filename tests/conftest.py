@@ -100,12 +100,13 @@ def query(url: str, statement: str, params: tuple = ()) -> list[tuple]:
 @pytest.fixture
 def fake_tmdb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., object]]:
     """Start a local TMDB server (in this process) and point the settings at it."""
-    from ingestion.fake_tmdb import FAKE_TMDB_TOKEN, Catalogue, FakeTmdbServer
+    from ingestion.fake_tmdb import FAKE_TMDB_TOKEN, FakeTmdbServer
+    from tests.builders import catalogue
 
     servers: list[FakeTmdbServer] = []
 
     def start(movies: int = 300, seed: int = 7, day: int = 0, **options) -> FakeTmdbServer:
-        server = FakeTmdbServer(Catalogue(seed=seed, movies=movies, day=day), **options).start()
+        server = FakeTmdbServer(catalogue(seed, movies, day), **options).start()
         servers.append(server)
         monkeypatch.setenv("TMDB_API_BASE_URL", f"{server.url}/3")
         monkeypatch.setenv("TMDB_EXPORTS_BASE_URL", f"{server.url}/p/exports")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import APIRouter
 
 from api.deps import ApiKeyDep, StateDep
@@ -13,13 +15,18 @@ from api.schemas import (
 )
 from api.text_to_sql.executor import DatabaseUnavailable
 from ml.artifacts import ModelUnavailable
-from ml.features import MovieDescription
-from ml.predict import Prediction, Predictor, UnknownMovie
+
+# ml.features and ml.predict load pandas; they come with the model (`state.models.get()`).
+if TYPE_CHECKING:
+    from ml.features import MovieDescription
+    from ml.predict import Prediction, Predictor
 
 router = APIRouter(prefix="/predict", tags=["predict"])
 
 
 def _description(item: MovieDescriptionIn) -> MovieDescription:
+    from ml.features import MovieDescription
+
     return MovieDescription(**item.model_dump())
 
 
@@ -40,6 +47,8 @@ def _predict(state, requests: list[PredictRequest]) -> list[Prediction]:
         predictor: Predictor = state.models.get()
     except ModelUnavailable as exc:
         raise ApiError(503, "model_unavailable", str(exc)) from exc
+    from ml.predict import UnknownMovie
+
     descriptions = [r.description() for r in requests]
     _check_genres(state, [d for d in descriptions if d is not None])
     results: list[Prediction | None] = [None] * len(requests)

@@ -26,11 +26,16 @@ import math
 import random
 import string
 from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import accumulate
 
-__all__ = ["GENRES", "Catalogue"]
+__all__ = ["FEATURE_FAMILIES", "GENRES", "Catalogue"]
+
+#: What a catalogue can leave unrecorded (`Catalogue(..., without=...)`), as real catalogues do:
+#: the movies still have casts, keywords, sequels and studios, TMDB just does not list them.
+FEATURE_FAMILIES = frozenset({"cast", "keywords", "collections", "companies"})
 
 #: The 19 real TMDB movie genres, in the order `/3/genre/movie/list` returns them.
 GENRES: list[dict] = [
@@ -373,15 +378,40 @@ class _Plan:
 class Catalogue:
     """The synthetic TMDB catalogue as of `day`, with per-day change history.
 
-    Deterministic for (seed, movies, day, today); `today` defaults to the real UTC date so
-    the server's dates line up with the wall clock, as ingestion's date arithmetic expects.
+    Deterministic for (seed, movies, day, today, without, language); `today` defaults to the
+    real UTC date so the server's dates line up with the wall clock, as ingestion's date
+    arithmetic expects.
+
+    `without` names feature families (`FEATURE_FAMILIES`) to leave out of every record, in
+    TMDB's own shapes: an empty `cast`, empty `keywords`, `belongs_to_collection: null`, empty
+    `production_companies`. The world behind the records is the same (stars, sequels and
+    studios still move revenue), only unrecorded. `language` gives every movie that
+    `original_language`. Both default to off, and then the catalogue is exactly as before.
     """
 
-    def __init__(self, seed: int, movies: int, day: int = 0, today: date | None = None):
+    def __init__(
+        self,
+        seed: int,
+        movies: int,
+        day: int = 0,
+        today: date | None = None,
+        *,
+        without: Iterable[str] = (),
+        language: str | None = None,
+    ):
         if movies < 1:
             raise ValueError("movies must be >= 1")
         if day < 0:
             raise ValueError("day must be >= 0")
+        self.without = frozenset(without)
+        unknown = self.without - FEATURE_FAMILIES
+        if unknown:
+            raise ValueError(
+                f"unknown feature families {sorted(unknown)}; known: {sorted(FEATURE_FAMILIES)}"
+            )
+        if language is not None and language not in _LANGUAGES:
+            raise ValueError(f"unknown language {language!r}; known: {sorted(_LANGUAGES)}")
+        self.language = language
         self.seed = seed
         self.movies = movies
         self.day = day
@@ -759,6 +789,7 @@ class Catalogue:
         year = release.year if release else ref.year
 
         lang = "en" if in_collection and rng.random() < 0.8 else self._draw_language(rng, adult)
+        lang = self.language or lang
         _, _, _, countries, lang_roi = _LANGUAGES[lang]
         origin = [rng.choice(countries)]
         if not sparse and rng.random() < 0.12:
@@ -922,7 +953,20 @@ class Catalogue:
             extra_languages=["en"] if lang != "en" and not sparse and rng.random() < 0.3 else [],
         )
         self._set_visible_state(rng, movie, ref, star)
+        self._leave_out(movie)
         return movie
+
+    def _leave_out(self, m: _Movie) -> None:
+        """Blank the families this catalogue does not record (after every draw, so the
+        random sequence, and with it the rest of the world, stays as it would be)."""
+        if "cast" in self.without:
+            m.cast_ids = []
+        if "keywords" in self.without:
+            m.keyword_ids = []
+        if "collections" in self.without:
+            m.collection_id = None
+        if "companies" in self.without:
+            m.company_ids = []
 
     def _draw_crew(
         self, rng: random.Random, year: int, directors: list[_Person], adult: bool, sparse: bool

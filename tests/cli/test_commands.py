@@ -33,10 +33,17 @@ def _one_line_error(result: subprocess.CompletedProcess, *needles: str) -> None:
         assert needle in lines[0], lines[0]
 
 
+def _export_date(server) -> str:
+    """The test world's export date: the product's default is the wall clock's, not the anchor's."""
+    return server.catalogue.today.isoformat()
+
+
 def test_bad_credentials(fake_tmdb, monkeypatch) -> None:
-    fake_tmdb(movies=20)
+    server = fake_tmdb(movies=20)
     monkeypatch.setenv("TMDB_API_TOKEN", "not-the-token")
-    _one_line_error(_tmdb("ingest", "bulk"), "rejected the credentials")
+    _one_line_error(
+        _tmdb("ingest", "bulk", "--export-date", _export_date(server)), "rejected the credentials"
+    )
 
 
 def test_missing_credentials(monkeypatch) -> None:
@@ -50,9 +57,9 @@ def test_unreachable_api(monkeypatch) -> None:
 
 
 def test_unreachable_warehouse(fake_tmdb, monkeypatch) -> None:
-    fake_tmdb(movies=20)
+    server = fake_tmdb(movies=20)
     monkeypatch.setenv("DATABASE_URL", f"postgresql://u:secret@127.0.0.1:{free_port()}/db")
-    result = _tmdb("ingest", "bulk")
+    result = _tmdb("ingest", "bulk", "--export-date", _export_date(server))
     _one_line_error(result, "cannot reach PostgreSQL")
     assert "secret" not in result.stderr
 
@@ -64,7 +71,7 @@ def test_bad_date_option(fake_tmdb) -> None:
 
 def test_bulk_prints_a_summary(fake_tmdb, database_url) -> None:
     server = fake_tmdb(movies=120)
-    result = _tmdb("ingest", "bulk", "--limit", "50")
+    result = _tmdb("ingest", "bulk", "--limit", "50", "--export-date", _export_date(server))
     assert result.returncode == 0, result.stderr
     assert "50 ids selected, 50 fetched, 0 missing" in result.stdout
     assert "requests/s" in result.stdout

@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 
 from ingestion.fake_tmdb import Catalogue
+from tests.builders import anchor_today
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tmdb"
 REPO = Path(__file__).resolve().parents[2]
-TODAY = date(2025, 7, 15)
+TODAY = anchor_today()
 SEED, MOVIES, DAYS = 7, 3000, 2
 US_CERTS = {"G", "PG", "PG-13", "R", "NC-17", ""}
 NON_LATIN = {"ja", "ko", "zh", "ru", "hi", "ar"}

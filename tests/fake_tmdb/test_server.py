@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from ingestion.fake_tmdb import FAKE_TMDB_TOKEN, Catalogue, FakeTmdbServer
+from tests.builders import catalogue
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tmdb"
 AUTH = {"Authorization": f"Bearer {FAKE_TMDB_TOKEN}"}
@@ -26,7 +27,7 @@ DAYS = 20
 
 @pytest.fixture(scope="module")
 def cat() -> Catalogue:
-    return Catalogue(seed=11, movies=1500, day=DAYS)
+    return catalogue(11, 1500, DAYS)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ def test_bulk_lands_exactly_the_non_adult_catalogue(fake_tmdb, database_url: str
     expected = set(catalogue.movie_ids(include_adult=False))
     assert len(expected) < len(catalogue.movie_ids(include_adult=True))
 
-    summary = run_bulk(settings())
+    summary = run_bulk(settings(), export_date=catalogue.today)
     assert summary.fetched == len(expected) and summary.missing == 0
     assert summary.stats.retried > 0  # the faults happened and were absorbed
 
@@ -44,7 +44,7 @@ def test_bulk_lands_exactly_the_non_adult_catalogue(fake_tmdb, database_url: str
     assert genres == sorted((g["id"], g["name"]) for g in catalogue.genres)
 
     before = raw_counts(database_url)
-    again = run_bulk(settings())
+    again = run_bulk(settings(), export_date=catalogue.today)
     assert again.fetched == 0 and again.chunks_skipped == summary.chunks_landed
     assert raw_counts(database_url) == before
 
@@ -53,5 +53,5 @@ def test_bulk_limit_takes_the_most_popular(fake_tmdb, database_url: str) -> None
     server = fake_tmdb(movies=300)
     rows = [row for row in server.catalogue.export_rows() if not row["adult"]]
     top = sorted(rows, key=lambda row: (-row["popularity"], row["id"]))[:40]
-    run_bulk(settings(), limit=40)
+    run_bulk(settings(), limit=40, export_date=server.catalogue.today)
     assert set(raw_movie_ids(database_url)) == {row["id"] for row in top}

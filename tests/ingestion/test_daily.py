@@ -14,7 +14,7 @@ from tests.ingestion.helpers import lake_deleted_ids, raw_movie_ids
 
 def test_daily_after_one_day(fake_tmdb, database_url: str, monkeypatch) -> None:
     day0 = fake_tmdb(movies=1500, seed=11, day=0)
-    run_bulk(settings())
+    run_bulk(settings(), export_date=day0.catalogue.today)
     day0.stop()
 
     day1 = fake_tmdb(movies=1500, seed=11, day=1)

@@ -17,9 +17,10 @@ from tests.ingestion.helpers import lake_records, raw_movie_ids
 def test_kill_and_resume(fake_tmdb, database_url: str) -> None:
     server = fake_tmdb(movies=2400, latency_ms=5)
     expected = set(server.catalogue.movie_ids(include_adult=False))
+    today = server.catalogue.today
     env = {**os.environ, "TMDB_RATE_LIMIT_RPS": "150"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "ingest", "bulk"],
+        [sys.executable, "-m", "cli.main", "ingest", "bulk", "--export-date", today.isoformat()],
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -35,7 +36,7 @@ def test_kill_and_resume(fake_tmdb, database_url: str) -> None:
     landed_before = len(lake.list_files(MOVIE_DETAILS))
     assert 2 <= landed_before < 5  # killed mid-way: not everything was there
 
-    summary = run_bulk(settings())
+    summary = run_bulk(settings(), export_date=today)
     assert summary.chunks_skipped >= 2
     assert summary.fetched < len(expected)
 

@@ -37,7 +37,7 @@ def _keys(bucket: str, endpoint: str) -> list[str]:
 def test_bulk_into_an_s3_lake_and_rebuild_from_it(fake_tmdb, database_url, s3_lake, aws_env):
     server = fake_tmdb(movies=300)
     expected = set(server.catalogue.movie_ids(include_adult=False))
-    run_bulk(settings())
+    run_bulk(settings(), export_date=server.catalogue.today)
     keys = _keys(s3_lake, aws_env)
     details = [k for k in keys if k.startswith("raw/tmdb/movie_details/dt=")]
     assert details and all(k.endswith(".jsonl.gz") for k in details)

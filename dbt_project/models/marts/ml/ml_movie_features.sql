@@ -115,8 +115,11 @@ cast_records as (
         movie_id,
         count(*) as top_cast_count,
         avg(prior_film_count)::double precision as cast_prior_film_count,
-        avg(prior_success_rate) as cast_prior_success_rate,
-        avg(prior_median_revenue_usd) as cast_prior_median_revenue_usd
+        -- Floating-point sums depend on their order: summing in ascending order makes the
+        -- mean one exact value, the one ml.features.ordered_mean computes for /predict.
+        avg(prior_success_rate order by prior_success_rate) as cast_prior_success_rate,
+        avg(prior_median_revenue_usd order by prior_median_revenue_usd)
+            as cast_prior_median_revenue_usd
 
     from track_records
     where credit_role = 'cast'
