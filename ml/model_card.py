@@ -40,6 +40,11 @@ def write_model_card(path: Path, metadata: dict[str, Any]) -> None:
     important = ", ".join(f"{name} ({value:.3f})" for name, value in top)
     factors = ", ".join(_factors_used(metadata["features"]))
     left_out = _left_out(metadata)
+    no_budget_baseline = (
+        ""
+        if "log_budget_usd" in metadata["features"]
+        else "\nNo budget-only baseline: the budget was left out (see Features left out).\n"
+    )
     text = f"""# Commercial success classifier — {metadata["version"]}
 
 Predicts, **before release**, the probability that a movie earns at least twice its budget
@@ -67,7 +72,7 @@ from earlier films only). Never popularity, votes or revenue.
 
 ## Metrics (test set, newest releases)
 {chr(10).join(metrics_table(metadata))}
-
+{no_budget_baseline}
 Calibration (deciles of predicted probability):
 
 | bin | movies | mean predicted | observed |

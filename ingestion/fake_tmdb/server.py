@@ -93,7 +93,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         fake: FakeTmdbServer = self.server.fake  # type: ignore[attr-defined]
-        fake._count("requests_total")
+        fake._enter()
+        try:
+            self._serve(fake)
+        finally:
+            fake._leave()
+
+    def _serve(self, fake: FakeTmdbServer) -> None:
         if fake.latency_ms > 0:
             time.sleep(fake.latency_ms / 1000.0)
         parts = urlsplit(self.path)
@@ -247,6 +253,8 @@ class FakeTmdbServer:
         self.latency_ms = latency_ms
         self.api_key = api_key
         self.requests_total = 0
+        self.in_flight = 0
+        self.peak_in_flight = 0
         self.rate_limited = 0
         self.faults_injected: Counter[str] = Counter()
         self._bucket = _TokenBucket(rate_limit) if rate_limit else None
@@ -290,6 +298,17 @@ class FakeTmdbServer:
         self.stop()
 
     # ------------------------------------------------------------------ shared state
+    def _enter(self) -> None:
+        """Count a request and how many are being served at once (concurrency is observable)."""
+        with self._lock:
+            self.requests_total += 1
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+
+    def _leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
     def _count(self, name: str) -> None:
         with self._lock:
             setattr(self, name, getattr(self, name) + 1)

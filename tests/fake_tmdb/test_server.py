@@ -235,12 +235,12 @@ def test_latency_is_applied(cat: Catalogue) -> None:
         assert time.perf_counter() - started >= 0.15
 
 
-def test_sustains_hundreds_of_requests_per_second(cat: Catalogue) -> None:
+def test_serves_many_clients_at_once(cat: Catalogue) -> None:
+    """Requests are served concurrently, not one after another (throughput: bench/)."""
     ids = cat.movie_ids()[:300]
-    with FakeTmdbServer(cat, latency_ms=20) as srv:
+    with FakeTmdbServer(cat, latency_ms=100) as srv:
         clients = [httpx.Client(base_url=srv.url, headers=AUTH, timeout=10) for _ in range(30)]
         try:
-            started = time.perf_counter()
             with ThreadPoolExecutor(max_workers=30) as pool:
                 codes = list(
                     pool.map(
@@ -248,13 +248,13 @@ def test_sustains_hundreds_of_requests_per_second(cat: Catalogue) -> None:
                         range(len(ids)),
                     )
                 )
-            elapsed = time.perf_counter() - started
         finally:
             for c in clients:
                 c.close()
         assert codes == [200] * len(ids)
-        assert len(ids) / elapsed > 200
         assert srv.requests_total == len(ids)
+        assert srv.peak_in_flight > 1
+        assert srv.in_flight == 0
 
 
 def test_server_url_and_port(server: FakeTmdbServer) -> None:

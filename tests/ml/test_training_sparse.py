@@ -148,6 +148,16 @@ def test_training_leaves_out_what_the_catalogue_lacks(monkeypatch, tmp_path) -> 
     assert _factors(metadata["features"]) == set(FACTOR_GROUPS) - UNREPORTED_FACTORS
 
 
+def test_without_a_usable_budget_there_is_no_budget_baseline(monkeypatch, tmp_path) -> None:
+    rows = _sparse_rows().assign(budget_usd=5_000_000)
+    monkeypatch.setattr("ml.train.load_feature_rows", lambda conn: rows)
+    model = train(None, tmp_path, manifest_hash="test", version="hand-v3")
+    assert model.metadata["dropped_features"] == {**EXPECTED_DROPPED, "log_budget_usd": "constant"}
+    assert list(model.metadata["metrics"]) == ["model", "base rate"]
+    card = (model.path / artifacts.CARD_FILE).read_text()
+    assert "No budget-only baseline" in card and "log_budget_usd" in card
+
+
 def _only_budget_and_runtime_vary() -> pd.DataFrame:
     """One release day and one of everything else: two usable features."""
     rows = _sparse_rows()
