@@ -25,6 +25,7 @@ import math
 import numbers
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from io import BytesIO
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# The charts this module can draw: the one definition (the LLM's suggestion and the API's
+# response use it too).
 ChartType = Literal["bar", "line", "scatter", "histogram", "pie"]
 ColumnKind = Literal["numeric", "temporal", "text", "empty"]
 
@@ -411,16 +414,44 @@ def _format_plain(value: float, _position: Any = None) -> str:
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.6g}"
 
 
-def render_png(spec: ChartSpec, columns: list[str], rows: list[list[Any]]) -> bytes:
-    """Draw the chart as PNG bytes. Odd values are skipped; nothing left → an empty chart."""
+@dataclass(frozen=True)
+class DrawnChart:
+    """A chart as PNG bytes and the title drawn on it.
+
+    The title is decided while drawing (a capped bar or pie chart says "top 25 of 40"), so it
+    is handed back with the image: whoever describes the chart repeats it word for word.
+    """
+
+    title: str
+    png: bytes
+
+
+def base_title(spec: ChartSpec) -> str:
+    """The spec's own title, else one named after its columns."""
+    if spec.title:
+        return spec.title
+    if spec.type == "histogram":
+        return f"Distribution of {spec.x or ''}"
+    return f"{spec.y or ''} by {spec.x or ''}"
+
+
+def draw(spec: ChartSpec, columns: list[str], rows: list[list[Any]]) -> DrawnChart:
+    """Draw the chart. Odd values are skipped; nothing left → an empty chart; a drawing bug →
+    a placeholder under the same title, never an error."""
     try:
         return _render(spec, list(columns), list(rows))
     except Exception:
         logger.exception("chart rendering failed; returning a placeholder")
         figure, axes = _new_figure()
         _no_data(axes, "chart unavailable")
-        axes.set_title(spec.title or "Chart")
-        return _png(figure)
+        title = base_title(spec)
+        axes.set_title(title)
+        return DrawnChart(title, _png(figure))
+
+
+def render_png(spec: ChartSpec, columns: list[str], rows: list[list[Any]]) -> bytes:
+    """The chart's PNG bytes alone (see `draw`)."""
+    return draw(spec, columns, rows).png
 
 
 def _new_figure() -> tuple[Figure, Any]:
@@ -446,14 +477,8 @@ def _no_data(axes: Any, note: str = "no data") -> None:
     axes.set_yticks([])
 
 
-def _render(spec: ChartSpec, columns: list[str], rows: list[Any]) -> bytes:
+def _render(spec: ChartSpec, columns: list[str], rows: list[Any]) -> DrawnChart:
     figure, axes = _new_figure()
-    x, y = spec.x or "", spec.y or ""
-    if spec.type == "histogram":
-        title = spec.title or f"Distribution of {x}"
-    else:
-        title = spec.title or f"{y} by {x}"
-
     drawer = {
         "bar": _draw_bar,
         "line": _draw_line,
@@ -461,9 +486,10 @@ def _render(spec: ChartSpec, columns: list[str], rows: list[Any]) -> bytes:
         "histogram": _draw_histogram,
         "pie": _draw_pie,
     }[spec.type]
-    title = drawer(axes, spec, columns, rows, title)
+    # Each drawer returns the title it drew under (with a "top N of M" note when it capped).
+    title = drawer(axes, spec, columns, rows, base_title(spec))
     axes.set_title(title)
-    return _png(figure)
+    return DrawnChart(title, _png(figure))
 
 
 def _numeric_pairs(spec: ChartSpec, columns: list[str], rows: list[Any]) -> list[tuple[Any, float]]:

@@ -1,5 +1,10 @@
 """Every error the API returns: `{"error": {"code", "message"}}` with the right status, and
-never a stack trace, a connection string or a key (CONTRACT §5)."""
+never a stack trace, a connection string or a key (README "The API").
+
+Routes raise domain errors (the warehouse is down, no model, an unanswerable question…) and
+this module alone decides what each one means in HTTP: `http_error` is the mapping,
+`install` registers it, so no route repeats it.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.text_to_sql.executor import DatabaseUnavailable
+from api.text_to_sql.schema_context import SchemaContextUnavailable
+from api.text_to_sql.service import AskFailed, AskFailure
+from ml.artifacts import ModelUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +44,37 @@ def error_body(code: str, message: str) -> dict:
     return {"error": {"code": code, "message": message}}
 
 
+# The status of each reason a question goes unanswered; its code is the kind itself.
+ASK_FAILURE_STATUS: dict[AskFailure, int] = {
+    AskFailure.UNSAFE_SQL: 400,
+    AskFailure.QUERY_FAILED: 400,
+    AskFailure.QUERY_TIMEOUT: 504,
+    AskFailure.LLM_UNAVAILABLE: 503,
+}
+
+# The domain errors a route may let through; `http_error` answers each.
+DOMAIN_ERRORS: tuple[type[Exception], ...] = (
+    AskFailed,
+    DatabaseUnavailable,
+    ModelUnavailable,
+    SchemaContextUnavailable,
+)
+
+
+def http_error(exc: Exception) -> ApiError:
+    """The HTTP answer to a domain error (one of `DOMAIN_ERRORS`)."""
+    if isinstance(exc, AskFailed):
+        return ApiError(ASK_FAILURE_STATUS[exc.kind], exc.kind.value, str(exc))
+    if isinstance(exc, DatabaseUnavailable):
+        # Its message may hold the connection string: never shown.
+        return ApiError(503, "database_unavailable", "the warehouse is unavailable")
+    if isinstance(exc, ModelUnavailable):
+        return ApiError(503, "model_unavailable", str(exc))
+    if isinstance(exc, SchemaContextUnavailable):
+        return ApiError(503, "docs_unavailable", str(exc))
+    raise TypeError(f"not a domain error: {type(exc).__name__}")
+
+
 def _describe(errors: list[dict]) -> str:
     parts = []
     for error in errors[:5]:
@@ -43,17 +84,27 @@ def _describe(errors: list[dict]) -> str:
     return "; ".join(parts)
 
 
+def _respond(error: ApiError) -> JSONResponse:
+    return JSONResponse(error_body(error.code, error.message), error.status, headers=error.headers)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message), exc.status, headers=exc.headers)
+        return _respond(exc)
+
+    async def domain_error(request: Request, exc: Exception) -> JSONResponse:
+        return _respond(http_error(exc))
+
+    for domain in DOMAIN_ERRORS:
+        app.add_exception_handler(domain, domain_error)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(error_body("invalid_input", _describe(exc.errors())), 422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_exception(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
         code = codes.get(exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), exc.status_code)

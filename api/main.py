@@ -1,4 +1,4 @@
-"""The HTTP API (CONTRACT §5): one router per resource, errors as `{error: {code, message}}`."""
+"""The HTTP API (README "The API"): a router per resource, errors as `{error: {code, message}}`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from api import errors
 from api.body_limit import BodySizeLimit
 from api.routes import ask, dbt_docs, health, models, predict, web
 from api.state import build_state
-from warehouse.settings import Settings, disable_phone_home, get_settings
+from warehouse.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -19,12 +19,12 @@ MAX_BODY_BYTES = 1_000_000
 ATTRIBUTION = "This product uses the TMDB API but is not endorsed or certified by TMDB."
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    disable_phone_home()
+def create_app(settings: Settings) -> FastAPI:
+    """The API over `settings`; its state (connections, model) is built when it starts serving."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.tmdb = build_state(settings or get_settings())
+        app.state.tmdb = build_state(settings)
         try:
             yield
         finally:
@@ -44,4 +44,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-app = create_app()
+# For `uvicorn api.main:app` (the container, several workers): settings from the environment.
+app = create_app(get_settings())

@@ -1,11 +1,21 @@
-"""Request and response bodies of the API (CONTRACT §5), with examples for the OpenAPI docs."""
+"""Request and response bodies of the API (README "The API"), with examples for the OpenAPI docs."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails
+
+from api.charts import ChartType
 
 US_CERTIFICATIONS = ("G", "PG", "PG-13", "R", "NC-17", "NR")
 MAX_BATCH = 1000
@@ -13,49 +23,16 @@ MAX_BATCH = 1000
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-class MovieDescriptionIn(BaseModel):
-    """A movie before release. Names are looked up in the warehouse for track records."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    title: str | None = Field(default=None, max_length=300)
-    budget_usd: int = Field(ge=0, le=2_000_000_000, description="Production budget in US dollars.")
-    runtime_minutes: int | None = Field(default=None, ge=1, le=1000)
-    release_date: dt.date
-    genres: list[Name] = Field(min_length=1, max_length=10)
-    original_language: str | None = Field(default=None, pattern=r"^[a-z]{2}$")
-    us_certification: str | None = None
-    in_collection: bool | None = None
-    director: Name | None = None
-    top_cast: list[Name] = Field(default_factory=list, max_length=20)
-    production_companies: list[Name] = Field(default_factory=list, max_length=30)
-    keywords: list[Name] | None = Field(
-        default=None, max_length=100, description="Optional TMDB keywords (extension)."
-    )
-
-    @field_validator("us_certification")
-    @classmethod
-    def _known_certification(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.strip().upper()
-        if value not in US_CERTIFICATIONS:
-            raise ValueError(f"must be one of {', '.join(US_CERTIFICATIONS)}")
-        return value
-
-    @field_validator("release_date")
-    @classmethod
-    def _plausible_date(cls, value: dt.date) -> dt.date:
-        if not dt.date(1870, 1, 1) <= value <= dt.date(2100, 12, 31):
-            raise ValueError("must be between 1870-01-01 and 2100-12-31")
-        return value
-
-
 class PredictRequest(BaseModel):
-    """Either `{movie_id}` for a catalogued movie, or a pre-release description."""
+    """Either `{movie_id}` alone for a catalogued movie, or a pre-release description (which
+    needs `budget_usd`, `release_date` and `genres`). The director, cast and companies are
+    looked up in the warehouse for their track records."""
+
+    # One flat model, every field declared: OpenAPI documents each and it is validated once,
+    # here (the route reads the fields, it does not validate again).
 
     model_config = ConfigDict(
-        extra="allow",
+        extra="forbid",
         json_schema_extra={
             "examples": [
                 {"movie_id": 550},
@@ -76,22 +53,81 @@ class PredictRequest(BaseModel):
         },
     )
 
-    movie_id: int | None = Field(default=None, ge=1)
+    movie_id: int | None = Field(
+        default=None, ge=1, description="A catalogued movie; give it alone, without a description."
+    )
+    title: str | None = Field(default=None, max_length=300)
+    budget_usd: int | None = Field(
+        default=None,
+        ge=0,
+        le=2_000_000_000,
+        description="Production budget in US dollars (required for a description).",
+    )
+    runtime_minutes: int | None = Field(default=None, ge=1, le=1000)
+    release_date: dt.date | None = Field(
+        default=None, description="Planned release date (required for a description)."
+    )
+    genres: list[Name] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=10,
+        description="TMDB genre names (required for a description).",
+    )
+    original_language: str | None = Field(default=None, pattern=r"^[a-z]{2}$")
+    us_certification: str | None = Field(
+        default=None, description=f"One of {', '.join(US_CERTIFICATIONS)}."
+    )
+    in_collection: bool | None = None
+    director: Name | None = None
+    top_cast: list[Name] = Field(default_factory=list, max_length=20)
+    production_companies: list[Name] = Field(default_factory=list, max_length=30)
+    keywords: list[Name] | None = Field(
+        default=None, max_length=100, description="Optional TMDB keywords (extension)."
+    )
+
+    @field_validator("us_certification")
+    @classmethod
+    def _known_certification(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().upper()
+        if value not in US_CERTIFICATIONS:
+            raise ValueError(f"must be one of {', '.join(US_CERTIFICATIONS)}")
+        return value
+
+    @field_validator("release_date")
+    @classmethod
+    def _plausible_date(cls, value: dt.date | None) -> dt.date | None:
+        if value is not None and not dt.date(1870, 1, 1) <= value <= dt.date(2100, 12, 31):
+            raise ValueError("must be between 1870-01-01 and 2100-12-31")
+        return value
 
     @model_validator(mode="after")
     def _one_shape(self) -> PredictRequest:
-        extra = dict(self.model_extra or {})
         if self.movie_id is not None:
-            if extra:
+            if self.model_fields_set - {"movie_id"}:
                 raise ValueError("give either movie_id alone or a movie description, not both")
             return self
-        MovieDescriptionIn.model_validate(extra)
+        missing = [name for name in DESCRIPTION_REQUIRED if getattr(self, name) is None]
+        if missing:
+            # Reported per field, as a missing required field of any model is.
+            raise ValidationError.from_exception_data(
+                type(self).__name__,
+                [InitErrorDetails(type="missing", loc=(name,), input=None) for name in missing],
+            )
         return self
 
-    def description(self) -> MovieDescriptionIn | None:
-        if self.movie_id is not None:
-            return None
-        return MovieDescriptionIn.model_validate(dict(self.model_extra or {}))
+    @property
+    def is_description(self) -> bool:
+        return self.movie_id is None
+
+    def description_fields(self) -> dict[str, Any]:
+        """The described movie's fields (every field but `movie_id`), for the model."""
+        return self.model_dump(exclude={"movie_id"})
+
+
+# What a description cannot do without, in the order the fields are declared.
+DESCRIPTION_REQUIRED = ("budget_usd", "release_date", "genres")
 
 
 class Factor(BaseModel):
@@ -118,17 +154,16 @@ class BatchResponse(BaseModel):
     predictions: list[PredictResponse]
 
 
-class AskRequest(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"question": "Which genres have the best success rate?", "chart": True}]
-        },
-    )
+class QuestionRequest(BaseModel):
+    """A question in plain language: what `/ask`, `/ask-text` and `/ask-visual` all take.
+
+    The three request bodies share this base so a question is checked once, the same way,
+    before any model call: a blank one is refused here rather than costing a Gemini request.
+    """
+
+    model_config = ConfigDict(extra="forbid")
 
     question: str = Field(min_length=3, max_length=500)
-    chart: bool = False
-    max_rows: int = Field(default=100, ge=1, le=1000)
 
     @field_validator("question")
     @classmethod
@@ -138,22 +173,33 @@ class AskRequest(BaseModel):
         return value.strip()
 
 
-class AskTextRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    question: str = Field(min_length=3, max_length=500)
+class AskVisualRequest(QuestionRequest):
+    """`/ask-visual`: the question alone (the chart is the point, rows are capped at 100)."""
+
+
+class AskTextRequest(QuestionRequest):
+    """`/ask-text`: the question and how many rows to return."""
+
     max_rows: int = Field(default=100, ge=1, le=1000)
 
 
-class AskVisualRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    question: str = Field(min_length=3, max_length=500)
+class AskRequest(AskTextRequest):
+    """`/ask`: `/ask-text` plus whether to draw a chart."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"question": "Which genres have the best success rate?", "chart": True}]
+        },
+    )
+
+    chart: bool = False
 
 
 class Chart(BaseModel):
-    type: Literal["bar", "line", "scatter", "histogram", "pie"]
+    type: ChartType
     x: str | None
     y: str | None
-    title: str
+    title: str = Field(description="The title drawn on the chart image, word for word.")
     image_png_base64: str
 
 

@@ -21,7 +21,7 @@ from api.text_to_sql.schema_context import SchemaContextCache
 from api.text_to_sql.service import AskService
 from ml import artifacts
 from warehouse.connection import analyst_url
-from warehouse.dbt_runner import project_vars, target_dir
+from warehouse.dbt_runner import project_vars
 from warehouse.settings import Settings
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ class AppState:
 
     @property
     def docs_dir(self) -> Path:
-        return target_dir()
+        return self.settings.dbt_target_path
 
     def known_genres(self) -> frozenset[str]:
         """Genre names from `marts.dim_genres`, refreshed every few minutes."""
@@ -122,8 +122,8 @@ def build_state(settings: Settings) -> AppState:
         settings=settings,
         executor=executor,
         models=ModelHolder(settings.artifacts_dir),
-        ask=AskService(llm, executor, SchemaContextCache(target_dir())),
+        ask=AskService(llm, executor, SchemaContextCache(settings.dbt_target_path)),
         ask_limiter=RateLimiter(settings.ask_requests_per_minute),
         api_keys=keys,
-        reliable_budget_usd=int(project_vars().get("reliable_budget_usd", 100_000)),
+        reliable_budget_usd=int(project_vars(settings).get("reliable_budget_usd", 100_000)),
     )

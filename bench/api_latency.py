@@ -31,7 +31,7 @@ from cli import gemini_standin  # noqa: E402
 from ml import artifacts  # noqa: E402
 from ml.predict import Predictor, score_all  # noqa: E402
 from warehouse.connection import bootstrap, connect  # noqa: E402
-from warehouse.settings import disable_phone_home, get_settings  # noqa: E402
+from warehouse.settings import get_settings  # noqa: E402
 
 
 def free_port() -> int:
@@ -94,7 +94,6 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--ask-requests", type=int, default=60)
     args = parser.parse_args()
-    disable_phone_home()
     settings = get_settings()
     try:
         predictor = Predictor(artifacts.load_current(settings.artifacts_dir))

@@ -29,11 +29,13 @@ import psycopg2
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pydantic import SecretStr  # noqa: E402
+
 from ingestion.fake_tmdb import FAKE_TMDB_TOKEN  # noqa: E402
 from ingestion.tmdb.client import RequestStats, TmdbClient  # noqa: E402
 from ingestion.tmdb.exports import download_export  # noqa: E402
 from warehouse import embedded  # noqa: E402
-from warehouse.settings import disable_phone_home, reset_settings_cache  # noqa: E402
+from warehouse.settings import Settings  # noqa: E402
 
 
 def free_port() -> int:
@@ -59,17 +61,19 @@ def start_server(movies: int, latency_ms: float, rate_limit: float | None) -> tu
     return process, base
 
 
-def configure(base: str, workdir: Path, database_url: str, rps: float) -> None:
-    os.environ.update(
-        TMDB_API_BASE_URL=f"{base}/3",
-        TMDB_EXPORTS_BASE_URL=f"{base}/p/exports",
-        TMDB_API_TOKEN=FAKE_TMDB_TOKEN,
-        TMDB_RATE_LIMIT_RPS=str(rps),
-        TMDB_STATE_DIR=str(workdir / "state"),
-        LAKE_URL=str(workdir / "lake"),
-        DATABASE_URL=database_url,
+def configure(base: str, workdir: Path, database_url: str, rps: float) -> Settings:
+    """The product's settings for one run against the local server (the environment untouched)."""
+    return Settings().model_copy(
+        update={
+            "tmdb_api_base_url": f"{base}/3",
+            "tmdb_exports_base_url": f"{base}/p/exports",
+            "tmdb_api_token": SecretStr(FAKE_TMDB_TOKEN),
+            "tmdb_rate_limit_rps": rps,
+            "state_dir": workdir / "state",
+            "lake_url": str(workdir / "lake"),
+            "database_url": SecretStr(database_url),
+        }
     )
-    reset_settings_cache()
 
 
 def fresh_database(server_url: str, name: str) -> str:
@@ -107,10 +111,8 @@ def main() -> int:
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--limit-rps", type=float, default=40.0)
     args = parser.parse_args()
-    disable_phone_home()
 
     from ingestion.pipelines import run_bulk
-    from warehouse.settings import get_settings
 
     workdir = Path(tempfile.mkdtemp(prefix="tmdb-bench-"))
     pg_url = embedded.start(workdir / "pg")
@@ -119,12 +121,14 @@ def main() -> int:
         # 1. no limit: end to end vs fetch only
         process, base = start_server(args.movies, args.latency_ms, None)
         try:
-            concurrency = int(os.environ.get("TMDB_MAX_CONCURRENCY", "16"))
+            concurrency = Settings().tmdb_max_concurrency
             ids = download_export(f"{base}/p/exports", None, workdir / "export.jsonl.gz").ids
             baseline = asyncio.run(fetch_only(base, ids, concurrency))
-            configure(base, workdir / "e2e", fresh_database(pg_url, "bench_e2e"), 1_000_000)
+            e2e_settings = configure(
+                base, workdir / "e2e", fresh_database(pg_url, "bench_e2e"), 1_000_000
+            )
             started = time.monotonic()
-            summary = run_bulk(get_settings())
+            summary = run_bulk(e2e_settings)
             e2e = summary.fetched / (time.monotonic() - started)
         finally:
             process.terminate()
@@ -139,12 +143,12 @@ def main() -> int:
         # 2. under a 40 rps limit enforced by both sides
         process, base = start_server(args.limited_movies, args.latency_ms, args.limit_rps)
         try:
-            configure(
+            limited = configure(
                 base, workdir / "limited", fresh_database(pg_url, "bench_lim"), args.limit_rps
             )
-            summary = run_bulk(get_settings())
+            summary = run_bulk(limited)
             achieved = summary.stats.requests_per_second()
-            conn = psycopg2.connect(os.environ["DATABASE_URL"])
+            conn = psycopg2.connect(limited.database_url.get_secret_value())
             with conn.cursor() as cur:
                 cur.execute("select count(*) from raw_tmdb.movies")
                 landed = cur.fetchone()[0]

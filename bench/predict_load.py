@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.api_latency import load, pct, start_api  # noqa: E402
 from warehouse.connection import bootstrap, connect  # noqa: E402
-from warehouse.settings import disable_phone_home, get_settings  # noqa: E402
+from warehouse.settings import get_settings  # noqa: E402
 
 
 def main() -> int:
@@ -26,7 +26,6 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=64)
     args = parser.parse_args()
-    disable_phone_home()
     conn = connect(bootstrap(get_settings()))
     with conn.cursor() as cur:
         cur.execute("select movie_id from marts.dim_movies order by movie_id")

@@ -1,4 +1,4 @@
-"""`make demo`: the whole product on a fresh machine, in order (CONTRACT §1).
+"""`make demo`: the whole product on a fresh machine, in order (README "Quick start").
 
 Without TMDB credentials it starts the local TMDB server (its data is synthetic, and says so),
 one day ahead of the backfill's export so the daily increment has real changes to pick up.
@@ -10,19 +10,22 @@ from __future__ import annotations
 import atexit
 import contextlib
 import json
-import os
 import subprocess
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from warehouse.settings import disable_phone_home, get_settings, reset_settings_cache
+if TYPE_CHECKING:
+    from warehouse.settings import Settings
 
 DEMO_MOVIES = 3000
 DEMO_SEED = 42
 DEMO_LIMIT_WITH_REAL_TMDB = 3000
+# The local server has no real limit; the client's ceiling is raised unless the user set one.
+LOCAL_TMDB_RATE_LIMIT_RPS = 400.0
 FAKE_TMDB_PORT = 8765
 API_HOST = "127.0.0.1"
 API_PORT = 8000
@@ -60,8 +63,11 @@ def _wait_for(url: str, timeout: float = 60.0) -> None:
     raise RuntimeError(f"the local TMDB server did not come up at {url}")
 
 
-def start_local_tmdb() -> date:
-    """Start `tmdb fake-tmdb` one day ahead; returns the date of the export to backfill from."""
+def start_local_tmdb(settings: Settings) -> tuple[Settings, date]:
+    """Start `tmdb fake-tmdb` one day ahead; returns the settings pointed at it and the date of
+    the export to backfill from."""
+    from pydantic import SecretStr
+
     from ingestion.fake_tmdb import FAKE_TMDB_TOKEN
 
     port = _free_port(FAKE_TMDB_PORT)
@@ -73,16 +79,18 @@ def start_local_tmdb() -> date:
     atexit.register(_stop, process)
     base = f"http://127.0.0.1:{port}"
     _wait_for(f"{base}/3/configuration")
-    os.environ["TMDB_API_BASE_URL"] = f"{base}/3"
-    os.environ["TMDB_EXPORTS_BASE_URL"] = f"{base}/p/exports"
-    os.environ["TMDB_API_TOKEN"] = FAKE_TMDB_TOKEN
-    os.environ.setdefault("TMDB_RATE_LIMIT_RPS", "400")
-    reset_settings_cache()
+    local = {
+        "tmdb_api_base_url": f"{base}/3",
+        "tmdb_exports_base_url": f"{base}/p/exports",
+        "tmdb_api_token": SecretStr(FAKE_TMDB_TOKEN),
+    }
+    if "tmdb_rate_limit_rps" not in settings.model_fields_set:
+        local["tmdb_rate_limit_rps"] = LOCAL_TMDB_RATE_LIMIT_RPS
     console.print(
         f"[bold yellow]No TMDB credentials: using the local TMDB server at {base}. "
         "All data in this demo is SYNTHETIC.[/]"
     )
-    return datetime.now(UTC).date() - timedelta(days=1)
+    return settings.model_copy(update=local), datetime.now(UTC).date() - timedelta(days=1)
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -94,17 +102,15 @@ def _stop(process: subprocess.Popen) -> None:
             process.kill()
 
 
-def main() -> int:
+def main(settings: Settings) -> int:
     from cli.errors import expected_failure
     from ingestion.pipelines import run_bulk, run_daily
     from ingestion.progress import RichProgress
+    from ml.evaluate import metrics_table
     from ml.pipeline import score_movies, train_model
-    from ml.train import metrics_table
     from warehouse.connection import bootstrap
     from warehouse.dbt_runner import transform
 
-    disable_phone_home()
-    settings = get_settings()
     console.print(f"[bold]TMDB movie analytics demo[/]  ({ATTRIBUTION})")
     try:
         url = bootstrap(settings)
@@ -114,15 +120,15 @@ def main() -> int:
             export_date, limit = None, DEMO_LIMIT_WITH_REAL_TMDB
             console.print(f"TMDB credentials found: backfilling the {limit:,} most popular movies")
         else:
-            export_date, limit = start_local_tmdb(), None
-        settings = get_settings()
+            limit = None
+            settings, export_date = start_local_tmdb(settings)
 
         bulk = run_bulk(
             settings, export_date=export_date, limit=limit, progress=RichProgress(console)
         )
         for line in bulk.lines():
             console.print(line, highlight=False)
-        daily = run_daily(settings, since=bulk_export_date(bulk), progress=RichProgress(console))
+        daily = run_daily(settings, since=bulk.export_date, progress=RichProgress(console))
         for line in daily.lines():
             console.print(line, highlight=False)
         console.print(
@@ -145,26 +151,33 @@ def main() -> int:
         console.print(f"[bold red]error:[/] {expected}", highlight=False)
         return 1
 
-    if not get_settings().gemini_api_key:
-        start_gemini_standin()
-    print_urls(url)
+    if not settings.gemini_api_key:
+        settings = start_gemini_standin(settings)
+    print_urls(settings, url)
     import uvicorn
 
+    from api.main import create_app
+
     with contextlib.suppress(KeyboardInterrupt):
-        uvicorn.run("api.main:app", host=API_HOST, port=API_PORT, log_level="warning")
+        uvicorn.run(create_app(settings), host=API_HOST, port=API_PORT, log_level="warning")
     return 0
 
 
-def start_gemini_standin() -> None:
+def start_gemini_standin(settings: Settings) -> Settings:
+    """Start the local Gemini stand-in; returns the settings pointed at it."""
+    from pydantic import SecretStr
+
     from cli import gemini_standin
 
-    os.environ["GEMINI_BASE_URL"] = gemini_standin.start()
-    os.environ["GEMINI_API_KEY"] = gemini_standin.STANDIN_KEY
-    reset_settings_cache()
+    local = {
+        "gemini_base_url": gemini_standin.start(),
+        "gemini_api_key": SecretStr(gemini_standin.STANDIN_KEY),
+    }
     console.print(
         "[bold yellow]No GEMINI_API_KEY: questions are answered by a local stand-in that picks the"
         " closest verified example query (set GEMINI_API_KEY for real answers).[/]"
     )
+    return settings.model_copy(update=local)
 
 
 def _sample_movie(url: str) -> tuple[int, str]:
@@ -182,10 +195,9 @@ def _sample_movie(url: str) -> tuple[int, str]:
         conn.close()
 
 
-def print_urls(url: str) -> None:
+def print_urls(settings: Settings, url: str) -> None:
     from warehouse.connection import analyst_url
 
-    settings = get_settings()
     base = f"http://{API_HOST}:{API_PORT}"
     movie_id, genre = _sample_movie(url)
     key = ' -H "X-API-Key: $API_KEY"' if settings.api_keys else ""
@@ -224,13 +236,7 @@ def print_urls(url: str) -> None:
     console.print("\nCtrl-C stops the API and the local TMDB server; the warehouse keeps running.")
 
 
-def bulk_export_date(summary) -> date | None:
-    export = summary.detail.get("export", "")
-    try:
-        return date.fromisoformat(export.split(":", 1)[0])
-    except ValueError:
-        return None
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    from warehouse.settings import get_settings
+
+    sys.exit(main(get_settings()))

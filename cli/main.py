@@ -1,4 +1,4 @@
-"""The `tmdb` command (CONTRACT §1): one entry point for every step of the product."""
+"""The `tmdb` command (README "Commands"): one entry point for every step of the product."""
 
 from __future__ import annotations
 
@@ -34,9 +34,6 @@ err = Console(stderr=True, soft_wrap=True)
 def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
 ):
-    from warehouse.settings import disable_phone_home
-
-    disable_phone_home()
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -94,7 +91,7 @@ def db_start():
     from warehouse.connection import bootstrap
 
     _embedded_only()
-    out.print(_run(bootstrap), highlight=False)
+    out.print(_run(lambda: bootstrap(get_settings())), highlight=False)
 
 
 @db_app.command("stop")
@@ -128,10 +125,11 @@ def db_url(
     """Print the connection URL (starting the embedded server if needed)."""
     from warehouse.connection import analyst_url, bootstrap, redact
 
-    url = _run(bootstrap)
+    settings = get_settings()
+    url = _run(lambda: bootstrap(settings))
     if analyst:
-        url = analyst_url()
-    print(url if get_settings().database_url is None else redact(url))
+        url = analyst_url(settings)
+    print(url if settings.database_url is None else redact(url))
 
 
 # --- the local TMDB server -------------------------------------------------------------------
@@ -257,8 +255,9 @@ def dbt_command(ctx: typer.Context):
 @app.command("train")
 def train_command():
     """Train the success classifier on marts.ml_movie_features (time split, with baselines)."""
+    from ml.evaluate import metrics_table
+    from ml.feature_selection import dropped_features_lines
     from ml.pipeline import train_model
-    from ml.train import dropped_features_lines, metrics_table
 
     loaded = _run(lambda: train_model(get_settings()))
     out.print(f"model {loaded.version} written to {loaded.path}", highlight=False)
@@ -291,8 +290,10 @@ def serve_command(
     """Serve the HTTP API (/predict, /ask*, /models/current, /dbt-docs/, /docs)."""
     import uvicorn
 
+    from api.main import create_app
+
     out.print(f"API on http://{host}:{port}  (OpenAPI docs at /docs, dbt docs at /dbt-docs/)")
-    uvicorn.run("api.main:app", host=host, port=port, log_level="info")
+    uvicorn.run(create_app(get_settings()), host=host, port=port, log_level="info")
 
 
 @app.command("ask")
@@ -337,10 +338,6 @@ def ask_command(
             _fail("the result cannot be drawn as a chart")
         chart.write_bytes(answer.chart_png)
         out.print(f"chart written to {chart}")
-
-
-def run() -> None:  # pragma: no cover - console entry point
-    app()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -22,11 +22,14 @@ RUN pip install "uv>=0.4,<1" \
  && uv pip install --system --quiet -r /tmp/runtime.txt \
  && rm /tmp/runtime.txt
 
+# Everything but the demo's stand-ins: the local TMDB server (ingestion/fake_tmdb/) and the Gemini
+# stand-in (cli/gemini_standin.py), which the API never imports (tests/infra/test_images.py).
 COPY warehouse/ warehouse/
-COPY ingestion/ ingestion/
+COPY ingestion/*.py ingestion/
+COPY ingestion/tmdb/ ingestion/tmdb/
 COPY ml/ ml/
 COPY api/ api/
-COPY cli/ cli/
+COPY cli/__init__.py cli/demo.py cli/errors.py cli/main.py cli/
 COPY dbt_project/ dbt_project/
 COPY dbt_project.yml profiles.yml ./
 COPY infra/api-entrypoint.sh infra/api_bootstrap.py infra/

@@ -1,8 +1,9 @@
 """Start-up helpers for the API container (called by infra/api-entrypoint.sh).
 
 - `sync`: copy `$ARTIFACTS_S3_URI/models/**` into `$TMDB_ARTIFACTS_DIR/models/` and
-  `$ARTIFACTS_S3_URI/dbt-docs/**` into `$DBT_TARGET_PATH/`, then point `models/current` at the
-  version named in `models/CURRENT` (S3 has no symlinks), or at the newest version folder.
+  `$ARTIFACTS_S3_URI/dbt-docs/**` into `$DBT_TARGET_PATH/` (all three read through `Settings`),
+  then point `models/current` at the version named in `models/CURRENT` (S3 has no symlinks), or
+  at the newest version folder.
 - `env`: resolve `*_SECRET_ARN` through Secrets Manager (the same code the Lambdas use) and print
   shell `export` lines, so a database URL never sits in the task definition.
 - `workers`: uvicorn workers, one per CPU available to the task.
@@ -15,6 +16,8 @@ import shlex
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from warehouse.settings import Settings
 
 MODELS = "models"
 DOCS = "dbt-docs"
@@ -64,16 +67,16 @@ def point_current(models_dir: Path) -> str | None:
     return version
 
 
-def sync(environ: os._Environ | dict[str, str] | None = None, client=None) -> dict[str, object]:
-    environ = os.environ if environ is None else environ
-    bucket, prefix = split_s3_uri(environ["ARTIFACTS_S3_URI"])
-    artifacts_dir = Path(environ.get("TMDB_ARTIFACTS_DIR", "artifacts"))
-    docs_dir = Path(environ.get("DBT_TARGET_PATH", "target"))
+def sync(settings: Settings, client=None) -> dict[str, object]:
+    if not settings.artifacts_s3_uri:
+        raise ValueError("ARTIFACTS_S3_URI is not set: nothing to sync the API's artifacts from")
+    bucket, prefix = split_s3_uri(settings.artifacts_s3_uri)
+    docs_dir = settings.dbt_target_path
     if client is None:
         import boto3
 
-        client = boto3.client("s3")
-    models_dir = artifacts_dir / MODELS
+        client = boto3.client("s3", region_name=settings.aws_region)
+    models_dir = settings.artifacts_dir / MODELS
     models_dir.mkdir(parents=True, exist_ok=True)
     docs_dir.mkdir(parents=True, exist_ok=True)
     models = download_prefix(client, bucket, f"{prefix}{MODELS}/", models_dir)
@@ -81,14 +84,14 @@ def sync(environ: os._Environ | dict[str, str] | None = None, client=None) -> di
     return {"models_files": models, "docs_files": docs, "current": point_current(models_dir)}
 
 
-def export_lines(names: list[str], environ: os._Environ | dict[str, str]) -> str:
-    return "".join(f"export {name}={shlex.quote(environ[name])}\n" for name in names)
+def secrets_env(settings: Settings) -> str:
+    """`export NAME=value` lines for the secrets behind `*_SECRET_ARN`, quoted for `eval`."""
+    from ingestion.aws_secrets import resolved_secrets, variable_name
 
-
-def secrets_env() -> str:
-    from ingestion.aws_secrets import load_secrets_into_environment
-
-    return export_lines(load_secrets_into_environment(), os.environ)
+    return "".join(
+        f"export {variable_name(field)}={shlex.quote(value.get_secret_value())}\n"
+        for field, value in resolved_secrets(settings).items()
+    )
 
 
 def workers() -> int:
@@ -101,11 +104,12 @@ def workers() -> int:
 
 def main(argv: list[str]) -> int:
     command = argv[1] if len(argv) > 1 else ""
+    settings = Settings()
     if command == "sync":
-        result = sync()
+        result = sync(settings)
         print(f"api artifacts: {result}", file=sys.stderr)
     elif command == "env":
-        sys.stdout.write(secrets_env())
+        sys.stdout.write(secrets_env(settings))
     elif command == "workers":
         print(workers())
     else:

@@ -6,8 +6,11 @@ FROM public.ecr.aws/lambda/python:3.11
 COPY requirements-lambda.txt ${LAMBDA_TASK_ROOT}/
 RUN pip install --no-cache-dir -r ${LAMBDA_TASK_ROOT}/requirements-lambda.txt
 
+# The handlers' code, without the local TMDB server (ingestion/fake_tmdb/) and with no cli/ (the
+# Gemini stand-in): demo and test tools, never imported by a handler (tests/infra/test_images.py).
 COPY warehouse/ ${LAMBDA_TASK_ROOT}/warehouse/
-COPY ingestion/ ${LAMBDA_TASK_ROOT}/ingestion/
+COPY ingestion/*.py ${LAMBDA_TASK_ROOT}/ingestion/
+COPY ingestion/tmdb/ ${LAMBDA_TASK_ROOT}/ingestion/tmdb/
 
 # Lambda can only write under /tmp; dlt's folders and any home-dir config go there.
 ENV RUNTIME__DLTHUB_TELEMETRY=false \

@@ -1,6 +1,6 @@
 """The raw lake (`LAKE_URL`): the system of record, written through dlt's filesystem destination.
 
-Layout (CONTRACT §3): `tmdb/<resource>/dt=YYYY-MM-DD/<load_id>.<file_id>.jsonl.gz`, one API
+Layout (README "Data"): `tmdb/<resource>/dt=YYYY-MM-DD/<load_id>.<file_id>.jsonl.gz`, one API
 record per line exactly as TMDB sent it plus `_fetched_at`. Files are written by us and handed to
 dlt as file imports, so dlt neither drops nulls nor renames keys, yet still owns the load (atomic
 packages, retries, state stored beside the data so a Lambda with an empty /tmp can resume).
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ import dlt
 from dlt.common.configuration.specs import AwsCredentials
 from dlt.common.storages import FilesystemConfiguration, fsspec_from_config
 
+from ingestion.dlt_runtime import without_telemetry
 from warehouse.settings import Settings
 
 LAKE_DATASET = "tmdb"
@@ -66,7 +66,7 @@ def _credentials(settings: Settings) -> AwsCredentials | None:
         return None
     credentials = AwsCredentials()
     credentials.endpoint_url = settings.aws_endpoint_url
-    credentials.region_name = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    credentials.region_name = settings.aws_region
     return credentials
 
 
@@ -184,6 +184,7 @@ def _import(batch: LandingBatch, name: str):
 def lake_pipeline(settings: Settings, name: str):
     """A lake pipeline with its state current: a Lambda starts with an empty /tmp, so the
     watermark and checkpoints are restored from the lake, where dlt keeps them with the data."""
+    without_telemetry()
     pipeline = dlt.pipeline(
         pipeline_name=name,
         destination=destination(settings),

@@ -9,32 +9,29 @@ none returns an error payload that would look like success to its caller.
 from __future__ import annotations
 
 import logging
-import os
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
-from ingestion.aws_secrets import load_secrets_into_environment
+from ingestion.aws_secrets import with_secrets
 from ingestion.lake import Lake
 from ingestion.pipelines import load_lake_into_raw, run_bulk_chunk, run_daily
 from ingestion.tmdb.exports import download_export
-from warehouse.settings import Settings, disable_phone_home, get_settings, reset_settings_cache
+from warehouse.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
 
-LAMBDA_STATE_DIR = "/tmp/tmdb"
-
 
 def _settings() -> Settings:
-    """Settings for this invocation: dlt's folders under /tmp, secrets from Secrets Manager."""
-    disable_phone_home()
-    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
-        os.environ.setdefault("TMDB_STATE_DIR", LAMBDA_STATE_DIR)
-    load_secrets_into_environment()
-    reset_settings_cache()
-    return get_settings()
+    """This execution environment's settings, with its secrets.
+
+    Both are resolved once per process (`get_settings` and the secrets cache), so a warm
+    invocation does not call Secrets Manager again. dlt's folders live under /tmp because the
+    image sets `TMDB_STATE_DIR` (infra/lambda.Dockerfile).
+    """
+    return with_secrets(get_settings())
 
 
 def bulk_chunk_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

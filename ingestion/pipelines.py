@@ -60,6 +60,8 @@ class IngestSummary:
     stats: RequestStats = field(default_factory=RequestStats)
     started_at: float = field(default_factory=monotonic)
     detail: dict[str, Any] = field(default_factory=dict)
+    # The id export a backfill read (None for other runs): the daily run that follows starts here.
+    export_date: date | None = None
 
     @property
     def elapsed(self) -> float:
@@ -266,6 +268,7 @@ def run_bulk(
     done = set(resource_state(run.pipeline, MOVIE_DETAILS).get("bulk_runs", {}).get(run_key, []))
     landed_exports = set(resource_state(run.pipeline, MOVIE_IDS_EXPORT).get("landed", []))
     run.summary.ids_selected = len(selection.ids)
+    run.summary.export_date = selection.export_date
     run.summary.detail["export"] = (
         f"{selection.export_date.isoformat()}: {selection.rows:,} rows, "
         f"{selection.adult_skipped:,} adult skipped"

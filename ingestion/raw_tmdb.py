@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 import dlt
 from dlt.common.schema.typing import TTableSchemaColumns
 
+from ingestion.dlt_runtime import without_telemetry
 from ingestion.lake import GENRES, MOVIE_DELETIONS, MOVIE_DETAILS, Lake
 from warehouse.settings import Settings
 
@@ -186,6 +187,7 @@ def raw_tmdb(lake: Lake, only: list[str] | None = None):
 
 def raw_pipeline(settings: Settings, database_url: str):
     """The loader's pipeline, its state (which lake files are in) restored from PostgreSQL."""
+    without_telemetry()
     pipeline = dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
         destination=dlt.destinations.postgres(dlt_credentials_url(database_url)),

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ml.metadata import ModelMetadata
+
 MODEL_FILE = "model.skops"
 METADATA_FILE = "metadata.json"
 CARD_FILE = "model_card.md"
@@ -31,12 +33,12 @@ class ModelUnavailable(RuntimeError):
 @dataclass
 class LoadedModel:
     model: Any
-    metadata: dict[str, Any]
+    metadata: ModelMetadata
     path: Path
 
     @property
     def version(self) -> str:
-        return str(self.metadata["version"])
+        return str(self.metadata.version)
 
 
 def _skops():
@@ -51,11 +53,11 @@ def models_dir(artifacts_dir: Path) -> Path:
     return artifacts_dir / "models"
 
 
-def save(artifacts_dir: Path, version: str, model: Any, metadata: dict[str, Any]) -> Path:
+def save(artifacts_dir: Path, version: str, model: Any, metadata: ModelMetadata) -> Path:
     target = models_dir(artifacts_dir) / version
     target.mkdir(parents=True, exist_ok=True)
     _skops().dump(model, target / MODEL_FILE)
-    (target / METADATA_FILE).write_text(json.dumps(metadata, indent=2, default=str))
+    (target / METADATA_FILE).write_text(json.dumps(metadata.to_json(), indent=2, default=str))
     return target
 
 
@@ -84,5 +86,5 @@ def load(path: Path) -> LoadedModel:
     if refused:
         raise ModelUnavailable(f"model file holds types outside the allowlist: {refused[:3]}")
     model = sio.load(path / MODEL_FILE, trusted=untrusted)
-    metadata = json.loads((path / METADATA_FILE).read_text())
+    metadata = ModelMetadata.from_json(json.loads((path / METADATA_FILE).read_text()))
     return LoadedModel(model=model, metadata=metadata, path=path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -19,6 +20,9 @@ from sklearn.metrics import (
     roc_curve,
 )
 
+if TYPE_CHECKING:
+    from ml.metadata import ModelMetadata
+
 
 def metrics(y_true: np.ndarray, probability: np.ndarray) -> dict[str, float]:
     probability = np.clip(probability, 1e-6, 1 - 1e-6)
@@ -28,6 +32,17 @@ def metrics(y_true: np.ndarray, probability: np.ndarray) -> dict[str, float]:
         "brier": float(brier_score_loss(y_true, probability)),
         "log_loss": float(log_loss(y_true, probability, labels=[0, 1])),
     }
+
+
+def metrics_table(metadata: ModelMetadata) -> list[str]:
+    """The model's and its baselines' metrics side by side, as lines of a Markdown table."""
+    lines = ["| | ROC AUC | PR AUC | Brier | log loss |", "| --- | --- | --- | --- | --- |"]
+    for name, values in metadata.metrics.items():
+        lines.append(
+            f"| {name} | {values['roc_auc']:.3f} | {values['pr_auc']:.3f} | "
+            f"{values['brier']:.4f} | {values['log_loss']:.4f} |"
+        )
+    return lines
 
 
 def calibration_table(y_true: np.ndarray, probability: np.ndarray, bins: int = 10) -> list[dict]:

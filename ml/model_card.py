@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+
+from ml.evaluate import metrics_table
+from ml.feature_selection import dropped_features_lines
+from ml.feature_spec import FEATURES, factor_columns, factors_used
+from ml.metadata import ModelMetadata
 
 
-def _factors_used(features: list[str]) -> list[str]:
-    """The explanation factors (`FACTOR_GROUPS`) that have at least one of the model's inputs."""
-    import pandas as pd
-
-    from ml.features import factor_columns
-
-    return [f for f, columns in factor_columns(pd.DataFrame(columns=features)).items() if columns]
-
-
-def _left_out(metadata: dict[str, Any]) -> str:
-    from ml.train import dropped_features_lines
-
+def _left_out(metadata: ModelMetadata) -> str:
     lines = dropped_features_lines(metadata)
     if not lines:
         return "None: every feature had something to learn from in the training split."
@@ -28,24 +21,42 @@ def _left_out(metadata: dict[str, Any]) -> str:
     )
 
 
-def write_model_card(path: Path, metadata: dict[str, Any]) -> None:
-    from ml.train import metrics_table
+def _inputs(metadata: ModelMetadata) -> str:
+    """The model's inputs per factor, described from the feature spec."""
+    spec = {feature.name: feature for feature in FEATURES}
+    lines = []
+    for factor, columns in factor_columns(metadata.features).items():
+        described = [spec[c] for c in columns if c in spec]
+        families = {c.split(":", 1)[0] for c in columns if ":" in c}
+        described += [spec[name] for name in sorted(families)]
+        counts = {name: sum(c.startswith(f"{name}:") for c in columns) for name in families}
+        parts = [
+            f"`{f.pattern}` ({f.description}, {counts[f.name]} in this model)"
+            if f.name in counts
+            else f"`{f.name}` ({f.description})"
+            for f in described
+        ]
+        if parts:
+            lines.append(f"- {factor}: " + "; ".join(parts))
+    return "\n".join(lines)
 
-    top = list(metadata["permutation_importance"].items())[:8]
+
+def write_model_card(path: Path, metadata: ModelMetadata) -> None:
+    top = list(metadata.permutation_importance.items())[:8]
     calibration = "\n".join(
         f"| {row['bin']} | {row['count']} | {row['mean_predicted']:.3f} | "
         f"{row['observed_rate']:.3f} |"
-        for row in metadata["calibration"]
+        for row in metadata.calibration
     )
     important = ", ".join(f"{name} ({value:.3f})" for name, value in top)
-    factors = ", ".join(_factors_used(metadata["features"]))
+    factors = ", ".join(factors_used(metadata.features))
     left_out = _left_out(metadata)
     no_budget_baseline = (
         ""
-        if "log_budget_usd" in metadata["features"]
+        if "log_budget_usd" in metadata.features
         else "\nNo budget-only baseline: the budget was left out (see Features left out).\n"
     )
-    text = f"""# Commercial success classifier — {metadata["version"]}
+    text = f"""# Commercial success classifier — {metadata.version}
 
 Predicts, **before release**, the probability that a movie earns at least twice its budget
 worldwide (`is_commercial_success`, defined only when budget and revenue are reliable).
@@ -57,18 +68,21 @@ Ranking and screening film projects and releases in this product's catalogue: `/
 ## Out-of-scope use
 Investment or green-light decisions on their own; movies unlike the catalogue (e.g. TV, shorts);
 anything after release (use actual revenue instead). Probabilities are calibrated on the
-catalogue's base rate ({metadata["train_positive_rate"]:.1%} successes in training).
+catalogue's base rate ({metadata.train_positive_rate:.1%} successes in training).
 
 ## Data
-`marts.ml_movie_features` (dbt manifest `{metadata["dbt_manifest_sha256"]}`), labelled movies
-only. Time-based split: trained on {metadata["training_rows"]} releases from
-{metadata["train_release_dates"][0]} to {metadata["train_release_dates"][1]}, evaluated on the
-newest {metadata["test_rows"]} ({metadata["test_release_dates"][0]} to
-{metadata["test_release_dates"][1]}). Pre-release features only: {factors} (track records
+`marts.ml_movie_features` (dbt manifest `{metadata.dbt_manifest_sha256}`), labelled movies
+only. Time-based split: trained on {metadata.training_rows} releases from
+{metadata.train_release_dates[0]} to {metadata.train_release_dates[1]}, evaluated on the
+newest {metadata.test_rows} ({metadata.test_release_dates[0]} to
+{metadata.test_release_dates[1]}). Pre-release features only: {factors} (track records
 from earlier films only). Never popularity, votes or revenue.
 
 ### Features left out
 {left_out}
+
+### Inputs, by the factor explanations name
+{_inputs(metadata)}
 
 ## Metrics (test set, newest releases)
 {chr(10).join(metrics_table(metadata))}
@@ -89,7 +103,7 @@ Most important inputs (drop in ROC AUC when shuffled): {important}.
 - Revenue is not adjusted for inflation, marketing spend or streaming deals.
 - With the local TMDB server the catalogue is synthetic: figures describe that catalogue only.
 
-Threshold for `predicted_success`: {metadata["threshold"]}. Code revision
-`{metadata["code_revision"]}`, trained at {metadata["trained_at"]}, seed {metadata["seed"]}.
+Threshold for `predicted_success`: {metadata.threshold}. Code revision
+`{metadata.code_revision}`, trained at {metadata.trained_at}, seed {metadata.seed}.
 """
     path.write_text(text)

@@ -6,14 +6,16 @@ from ml import artifacts
 from ml.predict import Predictor, score_all
 from ml.train import train
 from warehouse.connection import bootstrap, connect
-from warehouse.dbt_runner import run_dbt
+from warehouse.dbt_runner import manifest_hash, run_dbt
 from warehouse.settings import Settings
 
 
 def train_model(settings: Settings) -> artifacts.LoadedModel:
     conn = connect(bootstrap(settings))
     try:
-        return train(conn, settings.artifacts_dir)
+        return train(
+            conn, settings.artifacts_dir, manifest_hash=manifest_hash(settings.dbt_target_path)
+        )
     finally:
         conn.close()
 

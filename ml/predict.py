@@ -15,11 +15,10 @@ import pandas as pd
 from psycopg2.extras import execute_values
 
 from ml.artifacts import LoadedModel
+from ml.feature_spec import RAW_COLUMNS, factor_columns
 from ml.features import (
-    RAW_COLUMNS,
     MovieDescription,
     Vocabulary,
-    factor_columns,
     load_feature_rows,
     model_inputs,
     raw_rows_for_descriptions,
@@ -50,12 +49,13 @@ class Predictor:
     def __init__(self, loaded: LoadedModel) -> None:
         self.loaded = loaded
         self.model = loaded.model
-        self.metadata = loaded.metadata
-        self.vocabulary = Vocabulary.from_dict(self.metadata["vocabulary"])
-        self.threshold = float(self.metadata["threshold"])
+        # The metadata.json document, as `GET /models/current` serves it.
+        self.metadata: dict[str, Any] = loaded.metadata.to_json()
+        self.vocabulary = Vocabulary.from_dict(loaded.metadata.vocabulary)
+        self.threshold = float(loaded.metadata.threshold)
         self.version = loaded.version
-        self.features = list(self.metadata["features"])
-        self.reference = self.metadata["reference_values"]
+        self.features = list(loaded.metadata.features)
+        self.reference = loaded.metadata.reference_values
 
     def inputs(self, raw: pd.DataFrame) -> pd.DataFrame:
         return model_inputs(raw[RAW_COLUMNS], self.vocabulary)[self.features]

@@ -6,7 +6,7 @@ gives the same model and the same metrics.
 
 A real catalogue may lack whole feature families (no cast, no keywords, one language). A feature
 the training split gives nothing to learn from is left out of that model, named with its reason
-in the metadata, the model card and `tmdb train`'s summary; see `usable_features`.
+in the metadata, the model card and `tmdb train`'s summary; see `ml.feature_selection`.
 """
 
 from __future__ import annotations
@@ -31,16 +31,11 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder, StandardScaler
 
 from ml import artifacts, evaluate
-from ml.features import (
-    CATEGORICAL_INPUTS,
-    LABEL,
-    RAW_COLUMNS,
-    Vocabulary,
-    load_feature_rows,
-    model_inputs,
-)
+from ml.feature_selection import MIN_LEAF, usable_features
+from ml.feature_spec import CATEGORICAL_INPUTS, LABEL, RAW_COLUMNS
+from ml.features import Vocabulary, load_feature_rows, model_inputs
+from ml.metadata import ModelMetadata
 from ml.model_card import write_model_card
-from warehouse.dbt_runner import manifest_hash as current_manifest_hash
 
 logger = logging.getLogger(__name__)
 
@@ -48,15 +43,7 @@ SEED = 0
 TEST_SHARE = 0.2
 THRESHOLD = 0.5
 MIN_LABELLED_ROWS = 60
-MIN_LEAF = 20
 MIN_FEATURES = 3
-
-# Why a feature is left out of a model: reason -> what it means, for the card and the CLI.
-DROP_REASONS = {
-    "missing": "no known value in the training split",
-    "constant": "one value for every movie in the training split",
-    "too few known values": f"known for fewer than {MIN_LEAF} training movies, the smallest leaf",
-}
 
 
 class NotEnoughData(RuntimeError):
@@ -83,33 +70,6 @@ def time_split(rows: pd.DataFrame, test_share: float = TEST_SHARE) -> Split:
     if train[LABEL].nunique() < 2 or test[LABEL].nunique() < 2:
         raise NotEnoughData("the split needs successes and failures on both sides")
     return Split(train=train, test=test)
-
-
-def usable_features(inputs: pd.DataFrame) -> tuple[list[str], dict[str, str]]:
-    """Split the training inputs' columns into those the model can learn from and those it
-    cannot, with the reason (a key of `DROP_REASONS`); decided on the training split alone.
-
-    Gradient boosting bins each numeric column on its known values: a column with none in a
-    fit (all missing in the training split, or in one of the calibration folds) has nothing to
-    bin and crashes scikit-learn. A column known for fewer movies than the smallest leaf cannot
-    be split on at all (every split needs a leaf of known values), so it goes too, and with it
-    the risk of a fold without any. A constant column cannot be split on either; one value
-    plus missing ones still can (known versus unknown), so it stays.
-    """
-    kept: list[str] = []
-    dropped: dict[str, str] = {}
-    for column in inputs.columns:
-        values = inputs[column]
-        known = int(values.notna().sum())
-        if known == 0:
-            dropped[column] = "missing"
-        elif values.nunique(dropna=False) == 1:
-            dropped[column] = "constant"
-        elif known < MIN_LEAF:
-            dropped[column] = "too few known values"
-        else:
-            kept.append(column)
-    return kept, dropped
 
 
 def _require_enough_features(kept: list[str], dropped: dict[str, str]) -> None:
@@ -199,7 +159,6 @@ def train(
     conn, artifacts_dir: Path, *, manifest_hash: str | None = None, version: str | None = None
 ) -> artifacts.LoadedModel:
     """Train, evaluate against baselines, and write a versioned artifact; returns it loaded."""
-    manifest_hash = manifest_hash or current_manifest_hash()
     rows = load_feature_rows(conn)
     split = time_split(rows)
     vocabulary = Vocabulary.learn(split.train)
@@ -231,31 +190,31 @@ def train(
 
     trained_at = datetime.now(UTC)
     version = version or trained_at.strftime("%Y%m%dT%H%M%SZ")
-    metadata = {
-        "version": version,
-        "trained_at": trained_at.isoformat(),
-        "code_revision": _code_revision(),
-        "dbt_manifest_sha256": manifest_hash,
-        "label": "revenue_usd >= 2 * budget_usd when both are reliable (dbt vars)",
-        "training_rows": len(split.train),
-        "test_rows": len(split.test),
-        "train_release_dates": [str(split.train["release_date"].min()),
-                                str(split.train["release_date"].max())],
-        "test_release_dates": [str(split.test["release_date"].min()),
-                               str(split.test["release_date"].max())],
-        "train_positive_rate": float(y_train.mean()),
-        "features": list(x_train.columns),
-        "dropped_features": dropped,
-        "vocabulary": vocabulary.to_dict(),
-        "reference_values": _reference_values(x_train),
-        "threshold": THRESHOLD,
-        "metrics": results,
-        "calibration": calibration,
-        "permutation_importance": {
+    metadata = ModelMetadata(
+        version=version,
+        trained_at=trained_at.isoformat(),
+        code_revision=_code_revision(),
+        dbt_manifest_sha256=manifest_hash,
+        label="revenue_usd >= 2 * budget_usd when both are reliable (dbt vars)",
+        training_rows=len(split.train),
+        test_rows=len(split.test),
+        train_release_dates=[str(split.train["release_date"].min()),
+                             str(split.train["release_date"].max())],
+        test_release_dates=[str(split.test["release_date"].min()),
+                            str(split.test["release_date"].max())],
+        train_positive_rate=float(y_train.mean()),
+        features=list(x_train.columns),
+        dropped_features=dropped,
+        vocabulary=vocabulary.to_dict(),
+        reference_values=_reference_values(x_train),
+        threshold=THRESHOLD,
+        metrics=results,
+        calibration=calibration,
+        permutation_importance={
             k: round(float(v), 5) for k, v in importance_series.sort_values(ascending=False).items()
         },
-        "seed": SEED,
-    }  # fmt: skip
+        seed=SEED,
+    )  # fmt: skip
     path = artifacts.save(artifacts_dir, version, model, metadata)
     evaluate.plot_roc(
         y_test, {k: v for k, v in probability.items() if k != "base rate"}, path / "roc.png"
@@ -266,26 +225,3 @@ def train(
     artifacts.point_current_to(artifacts_dir, version)
     logger.info("trained model %s: %s", version, results["model"])
     return artifacts.load(path)
-
-
-def metrics_table(metadata: dict[str, Any]) -> list[str]:
-    """The metrics side by side, as lines of a Markdown table."""
-    lines = ["| | ROC AUC | PR AUC | Brier | log loss |", "| --- | --- | --- | --- | --- |"]
-    for name, values in metadata["metrics"].items():
-        lines.append(
-            f"| {name} | {values['roc_auc']:.3f} | {values['pr_auc']:.3f} | "
-            f"{values['brier']:.4f} | {values['log_loss']:.4f} |"
-        )
-    return lines
-
-
-def dropped_features_lines(metadata: dict[str, Any]) -> list[str]:
-    """The features left out of the model, one line per reason (none when nothing was)."""
-    dropped: dict[str, str] = metadata.get("dropped_features") or {}
-    by_reason: dict[str, list[str]] = {}
-    for name, reason in dropped.items():
-        by_reason.setdefault(reason, []).append(name)
-    return [
-        f"{reason} ({DROP_REASONS.get(reason, reason)}): {', '.join(names)}"
-        for reason, names in by_reason.items()
-    ]

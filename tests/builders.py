@@ -25,7 +25,7 @@ from ml.artifacts import LoadedModel
 from ml.train import train
 from tests.conftest import _ENV_TO_CLEAR
 from warehouse import embedded
-from warehouse.dbt_runner import transform
+from warehouse.dbt_runner import manifest_hash, transform
 from warehouse.settings import Settings, reset_settings_cache
 
 #: "Today" in the test world. Every synthetic catalogue the tests build is dated from it, never
@@ -139,7 +139,12 @@ def trained_warehouse_env(
     with built_warehouse_env(pg_socket_url, folder, catalogue) as (url, _):
         conn = psycopg2.connect(url)
         try:
-            model = train(conn, folder / "artifacts", version=version)
+            model = train(
+                conn,
+                folder / "artifacts",
+                manifest_hash=manifest_hash(folder / "target"),
+                version=version,
+            )
         finally:
             conn.close()
         reset_settings_cache()

@@ -20,9 +20,7 @@ import pytest
 from psycopg2 import sql
 
 from warehouse import embedded
-from warehouse.settings import Settings, disable_phone_home, reset_settings_cache
-
-disable_phone_home()
+from warehouse.settings import Settings, reset_settings_cache
 
 pytest_plugins = ["tests.shared_fixtures"]
 
@@ -43,7 +41,13 @@ _ENV_TO_CLEAR = (
     "TMDB_API_TOKEN_SECRET_ARN",
     "DATABASE_URL_SECRET_ARN",
     "GEMINI_API_KEY",
+    "GEMINI_BASE_URL",
+    "GEMINI_MODEL",
+    "ASK_ENGINE",
     "API_KEYS",
+    "ARTIFACTS_S3_URI",
+    "DBT_PROJECT_DIR",
+    "DBT_TARGET_PATH",
 )
 
 

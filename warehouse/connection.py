@@ -13,29 +13,26 @@ from psycopg2.extensions import connection as Connection
 
 from warehouse import embedded
 from warehouse.roles import ANALYST_ROLE, ensure_analyst_role
-from warehouse.settings import Settings, get_settings
+from warehouse.settings import Settings
 
 
 class WarehouseUnavailable(RuntimeError):
     """PostgreSQL could not be reached; the message names the server, never its password."""
 
 
-def uses_embedded(settings: Settings | None = None) -> bool:
-    settings = settings or get_settings()
+def uses_embedded(settings: Settings) -> bool:
     return settings.database_url is None
 
 
-def owner_url(settings: Settings | None = None) -> str:
+def owner_url(settings: Settings) -> str:
     """The owner connection (loading, dbt); starts the embedded server when it is the default."""
-    settings = settings or get_settings()
     if settings.database_url is not None:
         return settings.database_url.get_secret_value()
     return embedded.start(settings.embedded_pgdata)
 
 
-def analyst_url(settings: Settings | None = None) -> str:
+def analyst_url(settings: Settings) -> str:
     """The read-only connection; by default the `tmdb_analyst` role on the owner's server."""
-    settings = settings or get_settings()
     if settings.analyst_database_url is not None:
         return settings.analyst_database_url.get_secret_value()
     parts = urlsplit(owner_url(settings))
@@ -60,9 +57,8 @@ def connect(url: str) -> Connection:
         raise WarehouseUnavailable(f"cannot reach PostgreSQL at {redact(url)}: {reason}") from exc
 
 
-def bootstrap(settings: Settings | None = None) -> str:
+def bootstrap(settings: Settings) -> str:
     """Make the warehouse ready for loading: reachable, and the analyst role in place."""
-    settings = settings or get_settings()
     url = owner_url(settings)
     password = None
     if settings.analyst_database_url is not None:

@@ -1,14 +1,19 @@
 """Running dbt with the product's settings: `tmdb transform` and `tmdb dbt ...`.
 
-dbt's profile cannot parse a URL, so the one place that knows where the warehouse is
-(`warehouse.connection`) resolves it into TMDB_DBT_* variables that `profiles.yml` reads.
+dbt's profile cannot parse a URL, and `profiles.yml` at the root reads `TMDB_DBT_*` variables for
+analysts who run `dbt` by hand. The product does not set those variables: for each run it
+writes the resolved profile (the root file's target with the connection filled in from
+`warehouse.connection`) into a private temporary folder and hands dbt that folder, the project and
+the target path as arguments.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -16,70 +21,113 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import yaml
 
 from warehouse.connection import bootstrap, uses_embedded
-from warehouse.settings import Settings, disable_phone_home
+from warehouse.settings import Settings
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
-TARGET_DIR = PROJECT_DIR / "target"
+PROFILE_NAME = "tmdb"
+PROFILE_FILE = "profiles.yml"
 
 
 class DbtFailed(RuntimeError):
     """dbt reported failures; the message names what failed."""
 
 
-def dbt_environment(database_url: str, *, embedded: bool) -> dict[str, str]:
+def connection_fields(database_url: str) -> dict[str, Any]:
+    """The profile's connection keys for a libpq URL (a `?host=` socket folder included)."""
     parts = urlsplit(database_url)
     query = parse_qs(parts.query)
-    host = query.get("host", [parts.hostname or "localhost"])[0]
-    env = {
-        "TMDB_DBT_TARGET": "embedded" if embedded else "remote",
-        "TMDB_DBT_HOST": host,
-        "TMDB_DBT_PORT": str(parts.port or query.get("port", ["5432"])[0]),
-        "TMDB_DBT_USER": unquote(parts.username or "postgres"),
-        "TMDB_DBT_PASSWORD": unquote(parts.password or ""),
-        "TMDB_DBT_DBNAME": unquote(parts.path.lstrip("/") or "postgres"),
+    fields: dict[str, Any] = {
+        "host": query.get("host", [parts.hostname or "localhost"])[0],
+        "port": int(parts.port or query.get("port", ["5432"])[0]),
+        "user": unquote(parts.username or "postgres"),
+        "password": unquote(parts.password or ""),
+        "dbname": unquote(parts.path.lstrip("/") or "postgres"),
     }
     if "sslmode" in query:
-        env["TMDB_DBT_SSLMODE"] = query["sslmode"][0]
-    return env
+        fields["sslmode"] = query["sslmode"][0]
+    return fields
 
 
-def project_vars() -> dict[str, Any]:
+def resolved_profile(settings: Settings, database_url: str) -> dict[str, Any]:
+    """The root `profiles.yml`'s target for this warehouse, its connection resolved.
+
+    Schema, threads and timeouts stay defined once, in the root file; only the keys that name
+    the server come from the settings."""
+    with open(settings.dbt_project_dir / PROFILE_FILE, encoding="utf-8") as handle:
+        profile = yaml.safe_load(handle)[PROFILE_NAME]
+    target = "embedded" if uses_embedded(settings) else "remote"
+    output = dict(profile["outputs"][target])
+    output.update(connection_fields(database_url))
+    return {PROFILE_NAME: {"target": target, "outputs": {target: output}}}
+
+
+@contextmanager
+def _profiles_dir(profile: dict[str, Any]) -> Iterator[Path]:
+    """A folder only this user can read, holding the profile (and its password) for one run."""
+    with tempfile.TemporaryDirectory(prefix="tmdb-dbt-") as folder:
+        path = Path(folder) / PROFILE_FILE
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            yaml.safe_dump(profile, handle)
+        yield Path(folder)
+
+
+def project_vars(settings: Settings) -> dict[str, Any]:
     """The business thresholds of `dbt_project.yml`, shared with Python so both agree."""
-    with open(PROJECT_DIR / "dbt_project.yml", encoding="utf-8") as handle:
+    with open(settings.dbt_project_dir / "dbt_project.yml", encoding="utf-8") as handle:
         return dict(yaml.safe_load(handle).get("vars", {}))
 
 
-def manifest_hash() -> str | None:
-    """sha256 of the last `target/manifest.json`: which dbt project a model was trained on."""
-    manifest = target_dir() / "manifest.json"
+def manifest_hash(target_dir: Path) -> str | None:
+    """sha256 of the last `manifest.json`: which dbt project a model was trained on."""
+    manifest = target_dir / "manifest.json"
     if not manifest.exists():
         return None
     return hashlib.sha256(manifest.read_bytes()).hexdigest()
 
 
-def prepare(settings: Settings) -> None:
-    """Warehouse up, analyst role in place, and dbt's variables set for this process."""
-    disable_phone_home()
-    url = bootstrap(settings)
-    os.environ.update(dbt_environment(url, embedded=uses_embedded(settings)))
-
-
 def run_dbt(settings: Settings, args: Sequence[str]):
-    """Run one dbt command in-process against this project; raises `DbtFailed` on failure."""
+    """Run one dbt command in-process against this project; raises `DbtFailed` on failure.
+
+    The warehouse is brought up first (analyst role in place); dbt's own usage reporting and
+    version check are switched off here, for every command, rather than through the environment.
+    """
     from dbt.cli.main import dbtRunner
 
-    prepare(settings)
-    full_args = [
-        *args,
-        "--project-dir",
-        str(PROJECT_DIR),
-        "--profiles-dir",
-        str(PROJECT_DIR),
-    ]
-    result = dbtRunner().invoke(full_args)
+    url = bootstrap(settings)
+    with _profiles_dir(resolved_profile(settings, url)) as profiles_dir:
+        paths = [
+            "--project-dir",
+            str(settings.dbt_project_dir),
+            "--profiles-dir",
+            str(profiles_dir),
+        ]
+        if _accepts(args, "target_path"):
+            paths += ["--target-path", str(settings.dbt_target_path)]
+        # Keyword arguments reach dbt's top-level options only; the paths above are per command.
+        result = dbtRunner().invoke(
+            [*args, *paths],
+            log_path=str(settings.dbt_target_path.parent / "logs"),
+            send_anonymous_usage_stats=False,
+            version_check=False,
+        )
     if not result.success:
         raise DbtFailed(_failure_summary(args, result))
     return result
+
+
+def _accepts(args: Sequence[str], option: str) -> bool:
+    """Whether the dbt command named in `args` takes `option` (`debug` has no target path)."""
+    from dbt.cli.main import cli
+
+    command = cli
+    for word in args:
+        if word.startswith("-"):
+            continue
+        found = getattr(command, "commands", {}).get(word)
+        if found is None:
+            break
+        command = found
+    return command is not cli and any(param.name == option for param in command.params)
 
 
 def _failure_summary(args: Sequence[str], result) -> str:
@@ -95,12 +143,6 @@ def _failure_summary(args: Sequence[str], result) -> str:
     return f"dbt {args[0]} failed: {reason}"
 
 
-def target_dir() -> Path:
-    """Where dbt writes its artefacts (`DBT_TARGET_PATH` moves it, e.g. in tests)."""
-    configured = os.environ.get("DBT_TARGET_PATH")
-    return Path(configured) if configured else TARGET_DIR
-
-
 def transform(settings: Settings) -> None:
     """`dbt build` (models, tests, snapshots, seeds), `dbt docs generate`, then the check that
     every model and column is described (the docs are the schema context of `/ask`)."""
@@ -108,7 +150,8 @@ def transform(settings: Settings) -> None:
 
     run_dbt(settings, ["build"])
     run_dbt(settings, ["docs", "generate"])
-    problems = undocumented(target_dir() / "manifest.json", target_dir() / "catalog.json")
+    target = settings.dbt_target_path
+    problems = undocumented(target / "manifest.json", target / "catalog.json")
     if problems:
         shown = "; ".join(problems[:3]) + (
             f" and {len(problems) - 3} more" if len(problems) > 3 else ""

@@ -7,33 +7,27 @@ from fastapi.responses import Response
 
 from api.deps import AskLimitDep, StateDep
 from api.errors import ApiError
-from api.schemas import AskRequest, AskResponse, AskTextRequest, AskVisualRequest, Chart
-from api.text_to_sql.executor import DatabaseUnavailable
-from api.text_to_sql.schema_context import SchemaContextUnavailable
-from api.text_to_sql.service import AskAnswer, AskFailed
+from api.schemas import (
+    AskRequest,
+    AskResponse,
+    AskTextRequest,
+    AskVisualRequest,
+    Chart,
+    QuestionRequest,
+)
+from api.text_to_sql.service import AskAnswer, AskFailed, AskFailure
 
 router = APIRouter(tags=["ask"])
 
-_FAILURES = {
-    "unsafe_sql": (400, "unsafe_sql"),
-    "query_failed": (400, "query_failed"),
-    "query_timeout": (504, "query_timeout"),
-    "llm_unavailable": (503, "llm_unavailable"),
-}
+NO_KEY = "GEMINI_API_KEY is not set: /ask is unavailable"
 
 
-def _answer(state, question: str, max_rows: int, chart: bool) -> AskAnswer:
+def _answer(state, body: QuestionRequest, max_rows: int, chart: bool) -> AskAnswer:
+    """The answer to a validated question. What can go wrong (AskFailed, missing dbt docs, the
+    warehouse down) becomes an HTTP error in `api.errors`."""
     if state.settings.gemini_api_key is None:
-        raise ApiError(503, "llm_unavailable", "GEMINI_API_KEY is not set: /ask is unavailable")
-    try:
-        return state.ask.ask(question, max_rows=max_rows, chart=chart)
-    except AskFailed as exc:
-        status, code = _FAILURES[exc.kind]
-        raise ApiError(status, code, str(exc)) from exc
-    except SchemaContextUnavailable as exc:
-        raise ApiError(503, "docs_unavailable", str(exc)) from exc
-    except DatabaseUnavailable as exc:
-        raise ApiError(503, "database_unavailable", "the warehouse is unavailable") from exc
+        raise AskFailed(AskFailure.LLM_UNAVAILABLE, NO_KEY)
+    return state.ask.ask(body.question, max_rows=max_rows, chart=chart)
 
 
 def _response(answer: AskAnswer) -> AskResponse:
@@ -59,13 +53,13 @@ def _response(answer: AskAnswer) -> AskResponse:
 @router.post("/ask", response_model=AskResponse, response_model_exclude_none=True)
 def ask(body: AskRequest, state: StateDep, _: AskLimitDep) -> AskResponse:
     """A question in plain language → checked SQL over the marts → rows, an answer, a chart."""
-    return _response(_answer(state, body.question, body.max_rows, body.chart))
+    return _response(_answer(state, body, body.max_rows, body.chart))
 
 
 @router.post("/ask-text", response_model=AskResponse, response_model_exclude_none=True)
 def ask_text(body: AskTextRequest, state: StateDep, _: AskLimitDep) -> AskResponse:
     """`/ask` without the chart."""
-    return _response(_answer(state, body.question, body.max_rows, False))
+    return _response(_answer(state, body, body.max_rows, False))
 
 
 @router.post(
@@ -78,7 +72,7 @@ def ask_visual(
     body: AskVisualRequest, request: Request, state: StateDep, _: AskLimitDep
 ) -> AskResponse | Response:
     """`/ask` with the chart; `Accept: image/png` returns the PNG itself."""
-    answer = _answer(state, body.question, 100, True)
+    answer = _answer(state, body, 100, True)
     if "image/png" in request.headers.get("accept", ""):
         if answer.chart_png is None:
             raise ApiError(422, "no_chart", "the result cannot be drawn as a chart")

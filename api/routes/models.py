@@ -5,8 +5,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.deps import StateDep
-from api.errors import ApiError
-from ml.artifacts import CARD_FILE, ModelUnavailable
+from ml.artifacts import CARD_FILE
 
 router = APIRouter(prefix="/models", tags=["models"])
 
@@ -19,11 +18,9 @@ CARD_KEYS = (
 
 @router.get("/current")
 def current_model(state: StateDep) -> dict[str, Any]:
-    """The model card of the model being served: version, features, metrics, data snapshot."""
-    try:
-        predictor = state.models.get()
-    except ModelUnavailable as exc:
-        raise ApiError(503, "model_unavailable", str(exc)) from exc
+    """The model card of the model being served: version, features, metrics, data snapshot
+    (503 `model_unavailable` until a model is trained)."""
+    predictor = state.models.get()
     card = {key: predictor.metadata.get(key) for key in CARD_KEYS}
     card["data_snapshot"] = {
         "training_rows": predictor.metadata.get("training_rows"),

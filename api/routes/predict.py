@@ -5,16 +5,8 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter
 
 from api.deps import ApiKeyDep, StateDep
-from api.errors import ApiError, invalid_input
-from api.schemas import (
-    BatchRequest,
-    BatchResponse,
-    MovieDescriptionIn,
-    PredictRequest,
-    PredictResponse,
-)
-from api.text_to_sql.executor import DatabaseUnavailable
-from ml.artifacts import ModelUnavailable
+from api.errors import invalid_input
+from api.schemas import BatchRequest, BatchResponse, PredictRequest, PredictResponse
 
 # ml.features and ml.predict load pandas; they come with the model (`state.models.get()`).
 if TYPE_CHECKING:
@@ -24,14 +16,14 @@ if TYPE_CHECKING:
 router = APIRouter(prefix="/predict", tags=["predict"])
 
 
-def _description(item: MovieDescriptionIn) -> MovieDescription:
+def _description(item: PredictRequest) -> MovieDescription:
     from ml.features import MovieDescription
 
-    return MovieDescription(**item.model_dump())
+    return MovieDescription(**item.description_fields())
 
 
-def _check_genres(state, items: list[MovieDescriptionIn]) -> None:
-    wanted = {g for item in items for g in item.genres}
+def _check_genres(state, items: list[PredictRequest]) -> None:
+    wanted = {g for item in items for g in item.genres or ()}
     if not wanted:
         return
     known = state.known_genres()
@@ -43,34 +35,29 @@ def _check_genres(state, items: list[MovieDescriptionIn]) -> None:
 
 
 def _predict(state, requests: list[PredictRequest]) -> list[Prediction]:
-    try:
-        predictor: Predictor = state.models.get()
-    except ModelUnavailable as exc:
-        raise ApiError(503, "model_unavailable", str(exc)) from exc
+    """Predictions in request order. ModelUnavailable and DatabaseUnavailable become HTTP
+    errors in `api.errors`; an unknown movie_id is bad input, like an unknown genre."""
+    predictor: Predictor = state.models.get()
     from ml.predict import UnknownMovie
 
-    descriptions = [r.description() for r in requests]
-    _check_genres(state, [d for d in descriptions if d is not None])
+    described = [(i, r) for i, r in enumerate(requests) if r.is_description]
+    _check_genres(state, [r for _, r in described])
     results: list[Prediction | None] = [None] * len(requests)
-    try:
-        with state.executor.connection() as conn:
-            ids = [(i, r.movie_id) for i, r in enumerate(requests) if r.movie_id is not None]
-            if ids:
-                try:
-                    known = predictor.predict_movies(conn, [movie_id for _, movie_id in ids])
-                except UnknownMovie as exc:
-                    raise invalid_input(str(exc)) from exc
-                for (index, _), prediction in zip(ids, known, strict=True):
-                    results[index] = prediction
-            described = [(i, d) for i, d in enumerate(descriptions) if d is not None]
-            if described:
-                predictions = predictor.predict_descriptions(
-                    conn, [_description(d) for _, d in described], state.reliable_budget_usd
-                )
-                for (index, _), prediction in zip(described, predictions, strict=True):
-                    results[index] = prediction
-    except DatabaseUnavailable as exc:
-        raise ApiError(503, "database_unavailable", "the warehouse is unavailable") from exc
+    with state.executor.connection() as conn:
+        ids = [(i, r.movie_id) for i, r in enumerate(requests) if r.movie_id is not None]
+        if ids:
+            try:
+                known = predictor.predict_movies(conn, [movie_id for _, movie_id in ids])
+            except UnknownMovie as exc:
+                raise invalid_input(str(exc)) from exc
+            for (index, _), prediction in zip(ids, known, strict=True):
+                results[index] = prediction
+        if described:
+            predictions = predictor.predict_descriptions(
+                conn, [_description(r) for _, r in described], state.reliable_budget_usd
+            )
+            for (index, _), prediction in zip(described, predictions, strict=True):
+                results[index] = prediction
     return [r for r in results if r is not None]
 
 

@@ -93,77 +93,125 @@ def _model_name(ref: str) -> str | None:
 
 
 def build(manifest_path: Path, catalog_path: Path) -> SchemaContext:
+    """The context from dbt's `manifest.json` (meaning, tests) and `catalog.json` (types)."""
+    raw_manifest, manifest, catalog = _read_artifacts(manifest_path, catalog_path)
+    nodes = manifest.get("nodes", {})
+    models = _mart_models(nodes)
+    tests_by_model = _tests_by_model(nodes, models)
+    tables: dict[str, Table] = {}
+    for uid, node in sorted(models.items(), key=lambda item: item[1]["name"]):
+        built = (catalog.get("nodes", {}).get(uid) or {}).get("columns", {})
+        tables[node["name"]] = _table(node, built, tests_by_model.get(uid, []))
+    return SchemaContext(
+        tables, _business_terms(manifest), hashlib.sha256(raw_manifest).hexdigest()
+    )
+
+
+def _read_artifacts(manifest_path: Path, catalog_path: Path) -> tuple[bytes, dict, dict]:
+    """The manifest's raw bytes (hashed to key caches) and both artefacts parsed."""
     if not manifest_path.exists() or not catalog_path.exists():
         raise SchemaContextUnavailable("dbt docs are missing: run `tmdb transform` first")
     raw_manifest = manifest_path.read_bytes()
-    manifest = json.loads(raw_manifest)
-    catalog = json.loads(catalog_path.read_text())
-    nodes = manifest.get("nodes", {})
-    models = {
+    return raw_manifest, json.loads(raw_manifest), json.loads(catalog_path.read_text())
+
+
+def _mart_models(nodes: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """This project's models built in the marts schema, by unique id: all the model may query."""
+    return {
         uid: node
         for uid, node in nodes.items()
         if node.get("resource_type") == "model"
         and node.get("package_name") == PACKAGE
         and node.get("schema") == SCHEMA
     }
-    tests_by_model: dict[str, list[dict[str, Any]]] = {}
+
+
+def _tests_by_model(
+    nodes: dict[str, dict[str, Any]], models: dict[str, dict[str, Any]]
+) -> dict[str, list[dict[str, Any]]]:
+    """The data tests attached to each mart: where keys, joins and allowed values come from."""
+    tests: dict[str, list[dict[str, Any]]] = {}
     for node in nodes.values():
         if node.get("resource_type") == "test" and node.get("attached_node") in models:
-            tests_by_model.setdefault(node["attached_node"], []).append(node)
+            tests.setdefault(node["attached_node"], []).append(node)
+    return tests
 
-    tables: dict[str, Table] = {}
-    for uid, node in sorted(models.items(), key=lambda item: item[1]["name"]):
-        built = (catalog.get("nodes", {}).get(uid) or {}).get("columns", {})
-        declared = node.get("columns", {})
-        tests = tests_by_model.get(uid, [])
-        unique = {t.get("column_name") for t in tests if _test_name(t) == "unique"}
-        not_null = {t.get("column_name") for t in tests if _test_name(t) == "not_null"}
-        constrained = {
-            name
-            for name, spec in declared.items()
-            if any(c.get("type") == "primary_key" for c in spec.get("constraints", []))
-        }
-        primary_key = constrained or (unique & not_null)
-        columns = []
-        ordered = sorted(built.values(), key=lambda c: c.get("index", 0)) or [
-            {"name": name} for name in declared
-        ]
-        for built_column in ordered:
-            name = built_column["name"]
-            spec = declared.get(name, {})
-            column = Column(
-                name=name,
-                type=str(built_column.get("type") or spec.get("data_type") or "unknown").lower(),
-                description=spec.get("description", ""),
-                is_primary_key=name in primary_key,
-            )
-            for test in tests:
-                if test.get("column_name") != name:
-                    continue
-                kwargs = (test.get("test_metadata") or {}).get("kwargs", {})
-                if _test_name(test) == "relationships":
-                    target = _model_name(kwargs.get("to", ""))
-                    if target:
-                        column.references = f"{target}.{kwargs.get('field')}"
-                elif _test_name(test) == "accepted_values":
-                    column.accepted_values = [str(v) for v in kwargs.get("values", [])]
-            columns.append(column)
-        grain = next(
-            (
-                list((t.get("test_metadata") or {}).get("kwargs", {}).get("combination_of_columns"))
-                for t in tests
-                if _test_name(t) == "unique_combination_of_columns"
-            ),
-            [c.name for c in columns if c.is_primary_key],
-        )
-        tables[node["name"]] = Table(node["name"], node.get("description", ""), columns, grain)
 
-    terms = {
+def _table(
+    node: dict[str, Any], built: dict[str, dict[str, Any]], tests: list[dict[str, Any]]
+) -> Table:
+    """One mart: its columns as built (declared ones if the catalog lacks it), and its grain."""
+    declared = node.get("columns", {})
+    primary_key = _primary_key(declared, tests)
+    ordered = sorted(built.values(), key=lambda c: c.get("index", 0)) or [
+        {"name": name} for name in declared
+    ]
+    columns = [
+        _column(built_column, declared.get(built_column["name"], {}), tests, primary_key)
+        for built_column in ordered
+    ]
+    return Table(node["name"], node.get("description", ""), columns, _grain(tests, columns))
+
+
+def _primary_key(declared: dict[str, dict[str, Any]], tests: list[dict[str, Any]]) -> set[str]:
+    """A primary-key constraint if declared, else the columns tested both unique and not_null."""
+    unique = {t.get("column_name") for t in tests if _test_name(t) == "unique"}
+    not_null = {t.get("column_name") for t in tests if _test_name(t) == "not_null"}
+    constrained = {
+        name
+        for name, spec in declared.items()
+        if any(c.get("type") == "primary_key" for c in spec.get("constraints", []))
+    }
+    return constrained or (unique & not_null)
+
+
+def _column(
+    built_column: dict[str, Any],
+    spec: dict[str, Any],
+    tests: list[dict[str, Any]],
+    primary_key: set[str],
+) -> Column:
+    """A column: the built type (else the declared one), its description, and what its tests
+    say (a relationships test is a join path, accepted_values its allowed values)."""
+    name = built_column["name"]
+    column = Column(
+        name=name,
+        type=str(built_column.get("type") or spec.get("data_type") or "unknown").lower(),
+        description=spec.get("description", ""),
+        is_primary_key=name in primary_key,
+    )
+    for test in tests:
+        if test.get("column_name") != name:
+            continue
+        kwargs = (test.get("test_metadata") or {}).get("kwargs", {})
+        if _test_name(test) == "relationships":
+            target = _model_name(kwargs.get("to", ""))
+            if target:
+                column.references = f"{target}.{kwargs.get('field')}"
+        elif _test_name(test) == "accepted_values":
+            column.accepted_values = [str(v) for v in kwargs.get("values", [])]
+    return column
+
+
+def _grain(tests: list[dict[str, Any]], columns: list[Column]) -> list[str]:
+    """What a row is unique per: a unique_combination_of_columns test, else the primary key."""
+    return next(
+        (
+            list((t.get("test_metadata") or {}).get("kwargs", {}).get("combination_of_columns"))
+            for t in tests
+            if _test_name(t) == "unique_combination_of_columns"
+        ),
+        [c.name for c in columns if c.is_primary_key],
+    )
+
+
+def _business_terms(manifest: dict[str, Any]) -> dict[str, str]:
+    """This project's doc blocks: the definitions of commercial success, ROI and the like."""
+    return {
         doc["name"]: doc.get("block_contents", "")
         for doc in manifest.get("docs", {}).values()
         if doc.get("package_name") == PACKAGE
     }
-    return SchemaContext(tables, terms, hashlib.sha256(raw_manifest).hexdigest())
 
 
 def _test_name(test: dict[str, Any]) -> str | None:

@@ -15,11 +15,12 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-from api.charts import ChartSpec, render_png, resolve_spec
+from api.charts import ChartType, draw, resolve_spec
 from api.text_to_sql.examples import closest
 from api.text_to_sql.executor import QueryExecutor, QueryFailed, QueryResult, QueryTimeout
 from api.text_to_sql.guard import CheckedQuery, UnsafeSql, check_sql
@@ -33,10 +34,11 @@ ANSWER_ROWS = 50
 CELL_CHARS = 200
 CACHE_SIZE = 256
 CACHE_TTL_SECONDS = 3600
+NO_QUERY = "the language model did not return a query"
 
 
 class ChartSuggestion(BaseModel):
-    type: Literal["bar", "line", "scatter", "histogram", "pie"]
+    type: ChartType
     x: str | None = None
     y: str | None = None
     title: str | None = None
@@ -50,12 +52,22 @@ class SqlDraft(BaseModel):
     reasoning: str = Field(default="", description="One or two sentences on the approach.")
 
 
-class AskFailed(RuntimeError):
-    """The question could not be answered safely; `kind` picks the HTTP error."""
+class AskFailure(StrEnum):
+    """Why a question went unanswered: every kind there is, each its own error code
+    (`api.errors` gives each its HTTP status)."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    UNSAFE_SQL = "unsafe_sql"
+    QUERY_FAILED = "query_failed"
+    QUERY_TIMEOUT = "query_timeout"
+    LLM_UNAVAILABLE = "llm_unavailable"
+
+
+class AskFailed(RuntimeError):
+    """The question could not be answered safely; `kind` says why."""
+
+    def __init__(self, kind: AskFailure, message: str) -> None:
         super().__init__(message)
-        self.kind = kind  # unsafe_sql | query_failed | query_timeout | llm_unavailable
+        self.kind = AskFailure(kind)  # a kind outside the enum is a bug: fail here, not later
 
 
 @dataclass
@@ -189,17 +201,17 @@ class AskService:
                 reply = self.llm.generate_json(system, prompt, SqlDraft)
             except LlmBadOutput as exc:
                 feedback.append(f"Your previous answer was not valid JSON ({exc}).")
-                last = AskFailed("query_failed", "the language model did not return a query")
+                last = AskFailed(AskFailure.QUERY_FAILED, NO_QUERY)
                 continue
             except LlmUnavailable as exc:
-                raise AskFailed("llm_unavailable", str(exc)) from exc
+                raise AskFailed(AskFailure.LLM_UNAVAILABLE, str(exc)) from exc
             usage["input_tokens"] += reply.input_tokens
             usage["output_tokens"] += reply.output_tokens
             try:
                 draft = SqlDraft.model_validate(reply.data)
             except ValueError:
                 feedback.append("Your previous answer did not have the keys sql, chart, reasoning.")
-                last = AskFailed("query_failed", "the language model did not return a query")
+                last = AskFailed(AskFailure.QUERY_FAILED, NO_QUERY)
                 continue
             try:
                 checked = check_sql(
@@ -207,13 +219,13 @@ class AskService:
                 )
             except UnsafeSql as exc:
                 feedback.append(f"Your query `{draft.sql}` was refused: {exc}. Write a safe one.")
-                last = AskFailed("unsafe_sql", f"the generated SQL was refused: {exc}")
+                last = AskFailed(AskFailure.UNSAFE_SQL, f"the generated SQL was refused: {exc}")
                 continue
             try:
                 result = self._execute(checked, max_rows)
             except QueryFailed as exc:
                 feedback.append(f"Your query `{checked.sql}` failed in PostgreSQL: {exc}")
-                last = AskFailed("query_failed", f"the generated SQL failed: {exc}")
+                last = AskFailed(AskFailure.QUERY_FAILED, f"the generated SQL failed: {exc}")
                 continue
             return checked, draft.chart, result, attempt
         assert last is not None
@@ -233,7 +245,7 @@ class AskService:
         try:
             return self.executor.run(checked.sql, max_rows)
         except QueryTimeout as exc:
-            raise AskFailed("query_timeout", str(exc)) from exc
+            raise AskFailed(AskFailure.QUERY_TIMEOUT, str(exc)) from exc
 
     def _answer(self, question: str, sql: str, result: QueryResult, usage: dict) -> str:
         shown = [
@@ -266,12 +278,10 @@ class AskService:
         )
         if spec is None:
             return
-        response.chart_png = render_png(spec, response.columns, response.rows)
-        response.chart = {"type": spec.type, "x": spec.x, "y": spec.y, "title": _title(spec)}
-
-
-def _title(spec: ChartSpec) -> str:
-    return spec.title or f"{spec.y or 'count'} by {spec.x}"
+        drawn = draw(spec, response.columns, response.rows)
+        response.chart_png = drawn.png
+        # The title the image shows, so the JSON and the PNG never disagree.
+        response.chart = {"type": spec.type, "x": spec.x, "y": spec.y, "title": drawn.title}
 
 
 def template_answer(result: QueryResult) -> str:

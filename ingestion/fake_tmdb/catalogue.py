@@ -375,6 +375,45 @@ class _Plan:
     mode: str = "base"
 
 
+@dataclass(slots=True, frozen=True)
+class _Drivers:
+    """What a movie's budget, revenue and their being listed are drawn from (pre-release facts)."""
+
+    adult: bool
+    sparse: bool
+    year: int
+    month: int
+    is_en: float
+    sequel: float
+    major: bool
+    star: float
+    dir_skill: float
+    g_budget: float
+    g_roi: float
+    cert_roi: float
+    kw_roi: float
+    lang_roi: float
+
+
+@dataclass(slots=True, frozen=True)
+class _Money:
+    quality: float
+    budget_true: int
+    revenue_true: int
+    budget_known: bool
+    revenue_known: bool
+
+
+def _mean_latent(people: list[_Person], default: float) -> float:
+    """The mean hidden skill of `people` (`default` for nobody)."""
+    return sum(p.latent for p in people) / len(people) if people else default
+
+
+def _genre_shift(genre_ids: list[int], effect: int) -> float:
+    """The mean of one `_GENRE_EFFECTS` column (1: log-budget, 2: log-ROI) over the genres."""
+    return sum(_GENRE_EFFECTS[g][effect] for g in genre_ids) / max(1, len(genre_ids))
+
+
 class Catalogue:
     """The synthetic TMDB catalogue as of `day`, with per-day change history.
 
@@ -779,15 +818,101 @@ class Catalogue:
     def _make_movie(
         self, rng: random.Random, movie_id: int, ref: date, plan: _Plan, born_day: int
     ) -> _Movie:
-        """Draw one movie: latents first, then budget and revenue, then what is visible."""
+        """Draw one movie: latents first, then budget and revenue, then what is visible.
+
+        Each step is one `_draw_*` call, and they share `rng`: their order *is* the catalogue
+        (swap two and every later movie of the seed changes), so new draws go at the end.
+        """
+        in_collection = plan.collection_id is not None
+        adult, sparse, release = self._draw_kind(rng, ref, plan)
+        year = release.year if release else ref.year
+        lang, origin, lang_roi = self._draw_language_and_origin(rng, in_collection, adult, sparse)
+        title, original_title = self._draw_titles(rng, plan, lang)
+        genre_ids = self._draw_genres(rng, adult, sparse)
+        directors, cast, crew = self._draw_people(rng, year, adult, sparse)
+        company_ids = self._draw_companies(rng, adult, sparse)
+        # certification (a pre-release fact with its own small effect)
+        us_cert, cert_roi = self._draw_us_cert(rng, lang, origin, genre_ids, adult, sparse)
+        foreign = self._draw_foreign_certs(rng, origin, sparse)
+        keyword_ids, kw_roi = self._draw_keywords(rng, genre_ids, plan.part > 0, sparse)
+        star = _mean_latent(cast[:3], -0.3)
+        money = self._draw_money(
+            rng,
+            _Drivers(
+                adult=adult,
+                sparse=sparse,
+                year=year,
+                month=release.month if release else 6,
+                is_en=1.0 if lang == "en" else 0.0,
+                sequel=1.0 if plan.part else 0.0,
+                major=any(c in self._majors for c in company_ids),
+                star=star,
+                dir_skill=_mean_latent(directors, -0.2),
+                g_budget=_genre_shift(genre_ids, 1),
+                g_roi=_genre_shift(genre_ids, 2),
+                cert_roi=cert_roi,
+                kw_roi=kw_roi,
+                lang_roi=lang_roi,
+            ),
+        )
+        runtime = self._draw_runtime(rng, genre_ids, adult, sparse)
+        extra_languages = ["en"] if lang != "en" and not sparse and rng.random() < 0.3 else []
+
+        movie = _Movie(
+            id=movie_id,
+            born_day=born_day,
+            adult=adult,
+            title=title,
+            original_title=original_title,
+            original_language=lang,
+            origin_country=origin,
+            release=release,
+            genre_ids=genre_ids,
+            budget_true=money.budget_true,
+            revenue_true=money.revenue_true,
+            budget_known=money.budget_known,
+            revenue_known=money.revenue_known,
+            budget=0,
+            revenue=0,
+            runtime=runtime,
+            popularity=0.0,
+            vote_count=0,
+            vote_average=0.0,
+            status="Released",
+            quality=money.quality,
+            collection_id=plan.collection_id,
+            company_ids=company_ids,
+            director_ids=[p.id for p in directors],
+            cast_ids=[p.id for p in cast],
+            crew=crew,
+            keyword_ids=keyword_ids,
+            us_cert=us_cert,
+            foreign_certs=foreign,
+            sparse=sparse,
+            extra_languages=extra_languages,
+        )
+        self._set_visible_state(rng, movie, ref, star)
+        self._leave_out(movie)
+        return movie
+
+    def _draw_kind(
+        self, rng: random.Random, ref: date, plan: _Plan
+    ) -> tuple[bool, bool, date | None]:
+        """Adult, sparse (a stub record: no date, few credits, nothing optional) and the
+        release date. Collection parts are neither, and keep their planned date."""
         in_collection = plan.collection_id is not None
         adult = not in_collection and rng.random() < 0.03
         sparse = not in_collection and not adult and rng.random() < 0.05
         release = plan.release if in_collection else self._draw_release(rng, ref, plan.mode)
         if sparse:
             release = None
-        year = release.year if release else ref.year
+        return adult, sparse, release
 
+    def _draw_language_and_origin(
+        self, rng: random.Random, in_collection: bool, adult: bool, sparse: bool
+    ) -> tuple[str, list[str], float]:
+        """Original language (or the catalogue's `language`), origin countries, and the
+        language's log-ROI effect."""
         lang = "en" if in_collection and rng.random() < 0.8 else self._draw_language(rng, adult)
         lang = self.language or lang
         _, _, _, countries, lang_roi = _LANGUAGES[lang]
@@ -795,9 +920,13 @@ class Catalogue:
         if not sparse and rng.random() < 0.12:
             origin.append(rng.choice(("US", "GB", "FR", "DE", "CA")))
             origin = list(dict.fromkeys(origin))
+        return lang, origin, lang_roi
 
-        # titles
-        if in_collection and plan.base_title:
+    @staticmethod
+    def _draw_titles(rng: random.Random, plan: _Plan, lang: str) -> tuple[str, str]:
+        """The English title (a collection part's is its collection's, numbered) and the
+        original title, in the original language's words when there are some."""
+        if plan.collection_id is not None and plan.base_title:
             title = plan.base_title
             if plan.part:
                 title = f"{title} {_SEQUEL_SUFFIXES[(plan.part - 1) % len(_SEQUEL_SUFFIXES)]}"
@@ -810,23 +939,27 @@ class Catalogue:
             original_title = joiner.join(rng.sample(words, rng.randint(1, 3)))
         elif lang in _LATIN_WORDS and rng.random() < 0.7:
             original_title = rng.choice(_LATIN_WORDS[lang])
+        return title, original_title
 
-        # genres
+    @staticmethod
+    def _draw_genres(rng: random.Random, adult: bool, sparse: bool) -> list[int]:
+        """One to three genres by TMDB-like frequency; adult and stub records have few."""
         if adult:
-            genre_ids = rng.choice(([], [18], [10749], [18, 10749]))
-        elif sparse or rng.random() < 0.04:
-            genre_ids = []
-        else:
-            k = rng.choices((1, 2, 3), (4, 4, 2))[0]
-            genre_ids = []
-            for _ in range(k):
-                g = _GENRE_IDS[bisect_right(_GENRE_CUM, rng.random() * _GENRE_CUM[-1])]
-                if g not in genre_ids:
-                    genre_ids.append(g)
-        g_budget = sum(_GENRE_EFFECTS[g][1] for g in genre_ids) / max(1, len(genre_ids))
-        g_roi = sum(_GENRE_EFFECTS[g][2] for g in genre_ids) / max(1, len(genre_ids))
+            return rng.choice(([], [18], [10749], [18, 10749]))
+        if sparse or rng.random() < 0.04:
+            return []
+        k = rng.choices((1, 2, 3), (4, 4, 2))[0]
+        genre_ids: list[int] = []
+        for _ in range(k):
+            g = _GENRE_IDS[bisect_right(_GENRE_CUM, rng.random() * _GENRE_CUM[-1])]
+            if g not in genre_ids:
+                genre_ids.append(g)
+        return genre_ids
 
-        # people
+    def _draw_people(
+        self, rng: random.Random, year: int, adult: bool, sparse: bool
+    ) -> tuple[list[_Person], list[_Person], list[tuple[int, str, str]]]:
+        """Directors, cast (billing order) and crew, from people active around `year`."""
         directors: list[_Person] = []
         if not adult or rng.random() < 0.5:
             n_dir = rng.choices((0, 1, 2), (2, 95, 3))[0]
@@ -835,12 +968,12 @@ class Catalogue:
             directors = self._pools["Directing"].pick_distinct(rng, year, n_dir)
         n_cast = rng.randint(0, 3) if sparse or adult else rng.randint(4, 18)
         cast = self._pools["Acting"].pick_distinct(rng, year, n_cast)
-        dir_skill = sum(p.latent for p in directors) / len(directors) if directors else -0.2
-        top = cast[:3]
-        star = sum(p.latent for p in top) / len(top) if top else -0.3
         crew = self._draw_crew(rng, year, directors, adult, sparse)
+        return directors, cast, crew
 
-        # companies
+    def _draw_companies(self, rng: random.Random, adult: bool, sparse: bool) -> list[int]:
+        """Zero to three production companies, the majors the most frequent (never on an
+        adult title)."""
         company_ids: list[int] = []
         if not sparse:
             for _ in range(rng.choices((0, 1, 2, 3), (1, 4, 3, 2))[0]):
@@ -849,10 +982,13 @@ class Catalogue:
             company_ids = list(dict.fromkeys(company_ids))
         if adult:
             company_ids = [c for c in company_ids if c not in self._majors]
-        major = any(c in self._majors for c in company_ids)
+        return company_ids
 
-        # certification (a pre-release fact with its own small effect)
-        us_cert, cert_roi = self._draw_us_cert(rng, lang, origin, genre_ids, adult, sparse)
+    @staticmethod
+    def _draw_foreign_certs(
+        rng: random.Random, origin: list[str], sparse: bool
+    ) -> list[tuple[str, str]]:
+        """(country, certification) outside the US: the origin countries and a few more."""
         foreign: list[tuple[str, str]] = []
         if not sparse:
             countries_out = [c for c in origin if c in _FOREIGN_CERTS]
@@ -860,50 +996,64 @@ class Catalogue:
             for c in dict.fromkeys(countries_out):
                 if c != "US":
                     foreign.append((c, rng.choice(_FOREIGN_CERTS[c])))
+        return foreign
 
-        keyword_ids, kw_roi = self._draw_keywords(rng, genre_ids, plan.part > 0, sparse)
+    def _draw_money(self, rng: random.Random, d: _Drivers) -> _Money:
+        """Budget from scale factors, revenue = budget x ROI with many drivers, then whether
+        TMDB lists each (big, recent, English-language, studio titles more often)."""
+        quality = 0.5 * d.dir_skill + rng.gauss(0.0, 0.5)
+        budget_true = self._draw_budget(rng, d)
+        revenue_true = self._draw_revenue(rng, d, quality, budget_true)
+        budget_known, revenue_known = self._draw_money_known(rng, d, budget_true, revenue_true)
+        return _Money(quality, budget_true, revenue_true, budget_known, revenue_known)
 
-        # money: budget from scale factors, revenue = budget x ROI with many drivers
-        quality = 0.5 * dir_skill + rng.gauss(0.0, 0.5)
-        sequel = 1.0 if plan.part else 0.0
-        is_en = 1.0 if lang == "en" else 0.0
-        if adult:
+    @staticmethod
+    def _draw_budget(rng: random.Random, d: _Drivers) -> int:
+        if d.adult:
             log_budget = math.log(60_000) + rng.gauss(0.0, 0.8)
         else:
             log_budget = (
                 math.log(7e6)
-                + g_budget
-                + 0.45 * star
-                + 0.2 * dir_skill
-                + 0.7 * major
-                + 0.5 * sequel
-                + 0.5 * is_en
-                + 0.025 * (min(year, 2025) - 2015)
+                + d.g_budget
+                + 0.45 * d.star
+                + 0.2 * d.dir_skill
+                + 0.7 * d.major
+                + 0.5 * d.sequel
+                + 0.5 * d.is_en
+                + 0.025 * (min(d.year, 2025) - 2015)
                 + rng.gauss(0.0, 0.9)
             )
-        budget_true = _round_money(min(max(math.exp(log_budget), 10_000), 450_000_000))
-        month = release.month if release else 6
+        return _round_money(min(max(math.exp(log_budget), 10_000), 450_000_000))
+
+    @staticmethod
+    def _draw_revenue(rng: random.Random, d: _Drivers, quality: float, budget_true: int) -> int:
+        year = d.year
         log_roi = (
             0.1
-            + g_roi
-            + _SEASON[month]
+            + d.g_roi
+            + _SEASON[d.month]
             + (-0.3 if 2020 <= year <= 2021 else 0.0)
             + (0.1 if 1990 <= year < 2010 else 0.0)
-            + 0.8 * dir_skill
-            + 0.7 * star
-            + 0.45 * sequel
-            + 0.25 * major
-            + cert_roi
-            + kw_roi
-            + lang_roi
+            + 0.8 * d.dir_skill
+            + 0.7 * d.star
+            + 0.45 * d.sequel
+            + 0.25 * d.major
+            + d.cert_roi
+            + d.kw_roi
+            + d.lang_roi
             + 0.4 * quality
             - 0.08 * (math.log(budget_true) - math.log(1e7))
             + rng.gauss(0.0, 0.55)
         )
-        if adult:
+        if d.adult:
             log_roi -= 1.0
-        revenue_true = int(budget_true * math.exp(log_roi))
+        return int(budget_true * math.exp(log_roi))
 
+    @staticmethod
+    def _draw_money_known(
+        rng: random.Random, d: _Drivers, budget_true: int, revenue_true: int
+    ) -> tuple[bool, bool]:
+        sparse, year, is_en, major, adult = d.sparse, d.year, d.is_en, d.major, d.adult
         log_b = math.log(budget_true)
         budget_known = not sparse and rng.random() < _sigmoid(
             0.5 + 0.9 * (log_b - math.log(1e7)) + 0.04 * (year - 1995) - 1.2 * (1 - is_en)
@@ -913,48 +1063,16 @@ class Catalogue:
             -0.7 + 0.6 * (math.log(max(revenue_true, 1)) - math.log(2e7)) + 0.03 * (year - 1995)
             - 1.3 * (1 - is_en) + 0.8 * major + 1.0 * budget_known - (3.0 if adult else 0.0)
         )  # fmt: skip
+        return budget_known, revenue_known
 
+    @staticmethod
+    def _draw_runtime(rng: random.Random, genre_ids: list[int], adult: bool, sparse: bool) -> int:
+        """Minutes (0 = unknown): shorter for adult titles, animation and documentaries."""
         runtime = 0
         if not sparse and rng.random() > 0.04:
             mean = 80 if adult else 90 if (16 in genre_ids or 99 in genre_ids) else 104
             runtime = int(min(max(rng.gauss(mean, 17), 40), 220))
-
-        movie = _Movie(
-            id=movie_id,
-            born_day=born_day,
-            adult=adult,
-            title=title,
-            original_title=original_title,
-            original_language=lang,
-            origin_country=origin,
-            release=release,
-            genre_ids=genre_ids,
-            budget_true=budget_true,
-            revenue_true=revenue_true,
-            budget_known=budget_known,
-            revenue_known=revenue_known,
-            budget=0,
-            revenue=0,
-            runtime=runtime,
-            popularity=0.0,
-            vote_count=0,
-            vote_average=0.0,
-            status="Released",
-            quality=quality,
-            collection_id=plan.collection_id,
-            company_ids=company_ids,
-            director_ids=[p.id for p in directors],
-            cast_ids=[p.id for p in cast],
-            crew=crew,
-            keyword_ids=keyword_ids,
-            us_cert=us_cert,
-            foreign_certs=foreign,
-            sparse=sparse,
-            extra_languages=["en"] if lang != "en" and not sparse and rng.random() < 0.3 else [],
-        )
-        self._set_visible_state(rng, movie, ref, star)
-        self._leave_out(movie)
-        return movie
+        return runtime
 
     def _leave_out(self, m: _Movie) -> None:
         """Blank the families this catalogue does not record (after every draw, so the

@@ -174,3 +174,43 @@ def test_the_analyst_role_is_a_second_wall(api_warehouse, monkeypatch) -> None:
         assert executor.run("select count(*) from marts.dim_movies", 1).rows[0][0] > 0
     finally:
         executor.close()
+
+
+def test_a_blank_question_is_refused_on_every_ask_route_before_any_model_call(api, gemini) -> None:
+    client = api()
+    for path in ("/ask", "/ask-text", "/ask-visual"):
+        for question in ("   ", " \t\n  ", "\u3000\u3000\u3000"):
+            response = client.post(path, json={"question": question})
+            assert response.status_code == 422, (path, question, response.text)
+            error = response.json()["error"]
+            assert error == {"code": "invalid_input", "message": "question: must not be blank"}
+    assert gemini.requests == []
+
+
+def test_the_chart_title_in_the_json_is_the_title_on_the_png(api, gemini, monkeypatch) -> None:
+    from matplotlib.axes import Axes
+
+    drawn: list[str] = []
+    set_title = Axes.set_title
+
+    def recording(self, label, *args, **kwargs):
+        drawn.append(label)
+        return set_title(self, label, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "set_title", recording)
+    sql = "select title, budget_usd from marts.dim_movies where budget_usd > 0 order by movie_id"
+    chart = {"type": "bar", "x": "title", "y": "budget_usd", "title": "Budgets"}
+    gemini.respond_with(sql_then_text(sql, chart=chart))
+    client = api()
+    question = {"question": "Budgets of the first movies", "max_rows": 40, "chart": True}
+    body = client.post("/ask", json=question).json()
+    assert body["row_count"] == 40
+    # More bars than are drawn: the image says so, and so does the JSON.
+    assert body["chart"]["title"] == "Budgets (top 25 of 40)"
+    assert drawn == [body["chart"]["title"]]
+    visual = client.post("/ask-visual", json={"question": "Budgets, as a picture"}).json()
+    png = client.post(
+        "/ask-visual", json={"question": "Budgets, as a picture"}, headers={"Accept": "image/png"}
+    )
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    assert drawn[1:] == [visual["chart"]["title"]] * 2

@@ -16,6 +16,7 @@ from api.charts import (
     ChartSpec,
     choose_spec,
     column_kinds,
+    draw,
     render_png,
     resolve_spec,
     validate_spec,
@@ -326,3 +327,63 @@ def test_the_measure_named_in_the_question_is_drawn() -> None:
     assert asked is not None and (asked.x, asked.y) == ("genre_name", "success_rate")
     counted = choose_spec(columns, rows, "How many labelled movies per genre?")
     assert counted is not None and counted.y == "labelled_movies"
+
+
+@pytest.fixture
+def drawn_titles(monkeypatch) -> list[str]:
+    """Every title matplotlib is asked to draw, in order."""
+    from matplotlib.axes import Axes
+
+    titles: list[str] = []
+    set_title = Axes.set_title
+
+    def recording(self, label, *args, **kwargs):
+        titles.append(label)
+        return set_title(self, label, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "set_title", recording)
+    return titles
+
+
+@pytest.mark.parametrize(
+    ("spec", "columns", "rows", "title"),
+    [
+        (ChartSpec(type="histogram", x="rating"), MOVIES, MOVIE_ROWS, "Distribution of rating"),
+        (
+            ChartSpec(type="scatter", x="budget", y="revenue"),
+            MOVIES,
+            MOVIE_ROWS,
+            "revenue by budget",
+        ),
+        (ChartSpec(type="bar", x="genre", y="revenue", title="Money"), GENRES, GENRE_ROWS, "Money"),
+        (
+            ChartSpec(type="bar", x="title", y="budget", title="Budgets"),
+            MOVIES,
+            MOVIE_ROWS,
+            "Budgets (top 25 of 40)",
+        ),
+        (
+            ChartSpec(type="pie", x="genre", y="n"),
+            ["genre", "n"],
+            [[f"g{i}", i + 1] for i in range(30)],
+            "n by genre (top 12 of 30)",
+        ),
+    ],
+)
+def test_draw_returns_the_title_it_drew(spec, columns, rows, title, drawn_titles):
+    drawn = draw(spec, columns, rows)
+    assert_png(drawn.png)
+    assert drawn.title == title and drawn_titles == [title]
+
+
+def test_a_placeholder_keeps_the_title(monkeypatch, caplog, drawn_titles):
+    from api import charts
+
+    def broken(*_args):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(charts, "_draw_histogram", broken)
+    drawn = draw(ChartSpec(type="histogram", x="rating"), MOVIES, MOVIE_ROWS)
+    assert_png(drawn.png)
+    assert drawn.title == "Distribution of rating" and drawn_titles[-1] == drawn.title
+    caplog.clear()

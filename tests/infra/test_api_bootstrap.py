@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from tests.conftest import REPO_ROOT
+from warehouse.settings import Settings
 
 SCRIPT = REPO_ROOT / "infra" / "api_bootstrap.py"
 spec = importlib.util.spec_from_file_location("api_bootstrap", SCRIPT)
@@ -37,11 +38,11 @@ def artifacts_bucket(aws_env: str) -> str:
 
 
 def test_sync_downloads_models_and_docs_and_points_current(artifacts_bucket, tmp_path, aws_env):
-    environ = {
-        "ARTIFACTS_S3_URI": f"s3://{artifacts_bucket}/api",
-        "TMDB_ARTIFACTS_DIR": str(tmp_path / "artifacts"),
-        "DBT_TARGET_PATH": str(tmp_path / "docs"),
-    }
+    environ = Settings(
+        ARTIFACTS_S3_URI=f"s3://{artifacts_bucket}/api",
+        TMDB_ARTIFACTS_DIR=tmp_path / "artifacts",
+        DBT_TARGET_PATH=tmp_path / "docs",
+    )
     client = boto3.client("s3", endpoint_url=aws_env)
     result = api_bootstrap.sync(environ, client)
     assert result == {"models_files": 3, "docs_files": 2, "current": "20250601T000000Z"}
@@ -60,8 +61,7 @@ def test_env_turns_an_rds_secret_into_database_url(aws_env, monkeypatch, tmp_pat
     client = boto3.client("secretsmanager", endpoint_url=aws_env)
     secret = {"username": "tmdb_owner", "password": "p@ss word'", "host": "db.internal"}
     arn = client.create_secret(Name=f"d-{uuid.uuid4().hex[:8]}", SecretString=json.dumps(secret))
-    monkeypatch.setenv("DATABASE_URL_SECRET_ARN", arn["ARN"])
-    lines = api_bootstrap.secrets_env()
+    lines = api_bootstrap.secrets_env(Settings(DATABASE_URL_SECRET_ARN=arn["ARN"]))
     # The exports survive a real shell's eval, quotes and all.
     out = subprocess.run(
         ["sh", "-c", 'eval "$1"; printf %s "$DATABASE_URL"', "sh", lines],

@@ -5,6 +5,7 @@ invoked with the event shapes AWS sends, secrets coming from Secrets Manager.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 
@@ -16,8 +17,9 @@ from ingestion.fake_tmdb import FAKE_TMDB_TOKEN
 from ingestion.lake import MOVIE_DETAILS, Lake
 from ingestion.pipelines import reload_lake, run_bulk
 from ingestion.tmdb.client import TmdbAuthError
-from tests.conftest import settings
+from tests.conftest import REPO_ROOT, settings
 from tests.ingestion.helpers import raw_counts, raw_movie_ids
+from warehouse.settings import Settings, reset_settings_cache
 
 
 @pytest.fixture
@@ -100,9 +102,12 @@ def test_lambda_handlers_end_to_end(fake_tmdb, s3_lake, aws_env, database_url, m
     )
     monkeypatch.setenv("DATABASE_URL_SECRET_ARN", db_arn["ARN"])
     monkeypatch.delenv("DATABASE_URL")
-    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "tmdb-bulk-chunk")
+    reset_settings_cache()
 
     first = lambda_handlers.bulk_chunk_handler({"ids": ids[:150]})
+    # A warm invocation reuses the secrets resolved at the first one: Secrets Manager is not
+    # asked again, so the token's secret can even be gone.
+    client.delete_secret(SecretId=arn["ARN"], ForceDeleteWithoutRecovery=True)
     second = lambda_handlers.bulk_chunk_handler(
         {"export_date": catalogue.date_of(0).isoformat(), "offset": 150, "count": 1000}
     )
@@ -121,6 +126,9 @@ def test_lambda_handlers_end_to_end(fake_tmdb, s3_lake, aws_env, database_url, m
     day0.stop()
     day1 = fake_tmdb(movies=400, seed=5, day=1)
     monkeypatch.delenv("TMDB_API_TOKEN")
+    arn = client.create_secret(Name=f"t-{uuid.uuid4().hex[:8]}", SecretString=FAKE_TMDB_TOKEN)
+    monkeypatch.setenv("TMDB_API_TOKEN_SECRET_ARN", arn["ARN"])
+    reset_settings_cache()  # a new execution environment, for the new server
     known = set(_keys(s3_lake, aws_env))
     event_time = f"{day1.catalogue.date_of(1).isoformat()}T09:30:00Z"
     daily = lambda_handlers.daily_handler(_scheduled_event(event_time))
@@ -133,16 +141,18 @@ def test_lambda_handlers_end_to_end(fake_tmdb, s3_lake, aws_env, database_url, m
     assert Lake(settings()).list_files(MOVIE_DETAILS)
 
 
-def test_lambda_keeps_dlt_working_folders_under_tmp(monkeypatch) -> None:
-    monkeypatch.delenv("TMDB_STATE_DIR")
-    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "tmdb-daily")
-    settings = lambda_handlers._settings()
+def test_lambda_keeps_dlt_working_folders_under_tmp() -> None:
+    """Lambda can only write under /tmp: the image moves the state folder there."""
+    dockerfile = (REPO_ROOT / "infra" / "lambda.Dockerfile").read_text()
+    state_dir = re.search(r"TMDB_STATE_DIR=(\S+)", dockerfile).group(1)
+    settings = Settings(TMDB_STATE_DIR=state_dir)
     assert str(settings.pipelines_dir).startswith("/tmp/")
 
 
 def test_lambda_failures_raise(fake_tmdb, s3_lake, aws_env, monkeypatch):
     fake_tmdb(movies=20)
     monkeypatch.setenv("TMDB_API_TOKEN", "revoked")
+    reset_settings_cache()
     with pytest.raises(TmdbAuthError):
         lambda_handlers.daily_handler(_scheduled_event("2025-07-01T09:30:00Z"))
     with pytest.raises(ValueError, match="offset"):

@@ -76,7 +76,7 @@ def test_a_known_movie_scores_the_same_by_id_and_as_a_description(warehouse) -> 
                  director, cast, genres, companies, keyword_count) in facts
         ]  # fmt: skip
         by_description = predictor.predict_descriptions(
-            conn, descriptions, project_vars()["reliable_budget_usd"]
+            conn, descriptions, project_vars(settings())["reliable_budget_usd"]
         )
     finally:
         conn.close()
@@ -109,7 +109,7 @@ def test_a_newcomer_with_no_track_record_still_gets_a_probability(warehouse) -> 
             conn,
             [MovieDescription(release_date=date(2030, 6, 1), budget_usd=50_000_000,
                               genres=["Action"], director="Nobody Known Yet")],
-            project_vars()["reliable_budget_usd"],
+            project_vars(settings())["reliable_budget_usd"],
         )  # fmt: skip
     finally:
         conn.close()

@@ -13,14 +13,14 @@ from ml.train import train
 
 def test_model_beats_its_baselines_on_the_newest_releases(warehouse) -> None:
     metadata = warehouse.model.metadata
-    model = metadata["metrics"]["model"]
-    budget_only = metadata["metrics"]["budget-only logistic regression"]
-    base_rate = metadata["metrics"]["base rate"]
+    model = metadata.metrics["model"]
+    budget_only = metadata.metrics["budget-only logistic regression"]
+    base_rate = metadata.metrics["base rate"]
     assert model["roc_auc"] >= budget_only["roc_auc"] + 0.05
     assert model["brier"] < base_rate["brier"]
     # The test set is the newest 20% of labelled releases.
-    assert metadata["test_release_dates"][0] >= metadata["train_release_dates"][1]
-    share = metadata["test_rows"] / (metadata["test_rows"] + metadata["training_rows"])
+    assert metadata.test_release_dates[0] >= metadata.train_release_dates[1]
+    share = metadata.test_rows / (metadata.test_rows + metadata.training_rows)
     assert abs(share - 0.2) < 0.01
 
 
@@ -30,8 +30,8 @@ def test_same_data_same_model(warehouse, tmp_path) -> None:
         again = train(conn, tmp_path, version="test-v2")
     finally:
         conn.close()
-    assert again.metadata["metrics"] == warehouse.model.metadata["metrics"]
-    assert again.metadata["calibration"] == warehouse.model.metadata["calibration"]
+    assert again.metadata.metrics == warehouse.model.metadata.metrics
+    assert again.metadata.calibration == warehouse.model.metadata.calibration
 
 
 def test_artifacts_and_model_card(warehouse) -> None:

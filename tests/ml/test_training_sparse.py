@@ -24,6 +24,7 @@ from ml.features import FACTOR_GROUPS, LABEL, RAW_COLUMNS, MovieDescription, fac
 from ml.predict import Predictor
 from ml.train import MIN_FEATURES, NotEnoughData, train, usable_features
 from tests.builders import trained_warehouse_env
+from tests.conftest import settings
 from warehouse.dbt_runner import project_vars
 from warehouse.settings import reset_settings_cache
 
@@ -140,20 +141,20 @@ def test_training_leaves_out_what_the_catalogue_lacks(monkeypatch, tmp_path) -> 
     monkeypatch.setattr("ml.train.load_feature_rows", lambda conn: rows)
     model = train(None, tmp_path, manifest_hash="test", version="hand-v1")
     metadata = model.metadata
-    assert metadata["dropped_features"] == EXPECTED_DROPPED
-    assert not set(metadata["features"]) & set(EXPECTED_DROPPED)
-    assert list(model.model.feature_names_in_) == metadata["features"]
-    assert not [c for c in metadata["features"] if c.startswith("company:")]
-    assert "budget-only logistic regression" in metadata["metrics"]
-    assert _factors(metadata["features"]) == set(FACTOR_GROUPS) - UNREPORTED_FACTORS
+    assert metadata.dropped_features == EXPECTED_DROPPED
+    assert not set(metadata.features) & set(EXPECTED_DROPPED)
+    assert list(model.model.feature_names_in_) == metadata.features
+    assert not [c for c in metadata.features if c.startswith("company:")]
+    assert "budget-only logistic regression" in metadata.metrics
+    assert _factors(metadata.features) == set(FACTOR_GROUPS) - UNREPORTED_FACTORS
 
 
 def test_without_a_usable_budget_there_is_no_budget_baseline(monkeypatch, tmp_path) -> None:
     rows = _sparse_rows().assign(budget_usd=5_000_000)
     monkeypatch.setattr("ml.train.load_feature_rows", lambda conn: rows)
     model = train(None, tmp_path, manifest_hash="test", version="hand-v3")
-    assert model.metadata["dropped_features"] == {**EXPECTED_DROPPED, "log_budget_usd": "constant"}
-    assert list(model.metadata["metrics"]) == ["model", "base rate"]
+    assert model.metadata.dropped_features == {**EXPECTED_DROPPED, "log_budget_usd": "constant"}
+    assert list(model.metadata.metrics) == ["model", "base rate"]
     card = (model.path / artifacts.CARD_FILE).read_text()
     assert "No budget-only baseline" in card and "log_budget_usd" in card
 
@@ -196,7 +197,6 @@ def test_the_cli_says_so_in_one_line(monkeypatch, tmp_path) -> None:
     monkeypatch.setattr("ml.pipeline.bootstrap", lambda settings: "unused")
     monkeypatch.setattr("ml.pipeline.connect", lambda url: NoConnection())
     monkeypatch.setattr("ml.train.load_feature_rows", lambda conn: rows)
-    monkeypatch.setattr("ml.train.current_manifest_hash", lambda: "test")
     monkeypatch.setenv("TMDB_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
     reset_settings_cache()
     result = CliRunner().invoke(app, ["train"])
@@ -227,13 +227,13 @@ def sparse(
 
 def test_a_sparse_catalogue_trains_without_the_missing_families(sparse) -> None:
     metadata = sparse.model.metadata
-    assert metadata["training_rows"] + metadata["test_rows"] >= 60
-    assert metadata["dropped_features"] == EXPECTED_DROPPED
-    features = metadata["features"]
+    assert metadata.training_rows + metadata.test_rows >= 60
+    assert metadata.dropped_features == EXPECTED_DROPPED
+    features = metadata.features
     assert not set(features) & set(EXPECTED_DROPPED)
     assert not [c for c in features if c.startswith("company:")]
     assert list(sparse.model.model.feature_names_in_) == features
-    assert not set(metadata["reference_values"]) & set(EXPECTED_DROPPED)
+    assert not set(metadata.reference_values) & set(EXPECTED_DROPPED)
     assert "log_budget_usd" in features and "director_prior_film_count" in features
 
     on_disk = json.loads((sparse.model.path / artifacts.METADATA_FILE).read_text())
@@ -271,7 +271,7 @@ def test_predictions_never_explain_with_a_dropped_factor(sparse) -> None:
             keywords=["heist", "sequel", "superhero"],
         )
         described = predictor.predict_descriptions(
-            conn, [plain, detailed], project_vars()["reliable_budget_usd"]
+            conn, [plain, detailed], project_vars(settings())["reliable_budget_usd"]
         )
     finally:
         conn.close()

@@ -9,6 +9,7 @@ import pytest
 
 from api.main import ATTRIBUTION
 from api.routes.web import WEB_DIR
+from api.text_to_sql.service import AskFailure
 
 REPO = Path(__file__).resolve().parents[2]
 FORM_IDS = (
@@ -107,7 +108,7 @@ def test_the_page_routes_stay_out_of_the_openapi_schema(web_client) -> None:
 def test_every_error_code_of_the_api_has_a_message_on_the_page() -> None:
     source = "\n".join(p.read_text() for p in (REPO / "api").rglob("*.py"))
     codes = set(re.findall(r'ApiError\(\s*\d{3},\s*"([a-z_]+)"', source))
-    codes |= set(re.findall(r'\(\d{3}, "([a-z_]+)"\)', source))  # ask.py's failure table
+    codes |= {kind.value for kind in AskFailure}  # each reason a question fails is its code
     codes |= set(re.findall(r'\d{3}: "([a-z_]+)"', source))  # errors.py's HTTP codes
     codes |= set(re.findall(r'error_body\("([a-z_]+)"', source))
     assert {"unauthorized", "invalid_input", "unsafe_sql", "rate_limited"} <= codes, codes

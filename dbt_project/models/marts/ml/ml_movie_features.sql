@@ -1,5 +1,10 @@
 {#- Pre-release facts only: nothing here may depend on popularity, votes, revenue or anything
-    else known after release (the label aside). The classifier's leakage test checks this. -#}
+    else known after release (the label aside). The classifier's leakage test checks this.
+
+    The rules a pre-release description shares (timing, reliable budget, director and cast
+    track records) are macros of macros/ml_feature_rules.sql: /predict renders the same ones,
+    so a movie gets the same features by id and described. The columns are ml.feature_spec's;
+    tests/ml/test_feature_spec.py holds the two together. -#}
 
 with
 
@@ -81,49 +86,26 @@ keyword_counts as (
 
 ),
 
-earlier_in_collection as (
-
-    select
-        this_movie.movie_id,
-        count(earlier.movie_id) as collection_prior_film_count
-
-    from movies as this_movie
-    inner join movies as earlier
-        on
-            this_movie.collection_id = earlier.collection_id
-            and this_movie.release_date > earlier.release_date
-    group by this_movie.movie_id
-
-),
-
 director_records as (
 
     select
-        movie_id,
-        prior_film_count as director_prior_film_count,
-        prior_success_rate as director_prior_success_rate,
-        prior_median_revenue_usd as director_prior_median_revenue_usd
+        track_records.movie_id,
+        {{ ml_director_record('track_records') }}
 
     from track_records
-    where credit_role = 'director'
+    where track_records.credit_role = 'director'
 
 ),
 
 cast_records as (
 
     select
-        movie_id,
-        count(*) as top_cast_count,
-        avg(prior_film_count)::double precision as cast_prior_film_count,
-        -- Floating-point sums depend on their order: summing in ascending order makes the
-        -- mean one exact value, the one ml.features.ordered_mean computes for /predict.
-        avg(prior_success_rate order by prior_success_rate) as cast_prior_success_rate,
-        avg(prior_median_revenue_usd order by prior_median_revenue_usd)
-            as cast_prior_median_revenue_usd
+        track_records.movie_id,
+        {{ ml_cast_record('track_records') }}
 
     from track_records
-    where credit_role = 'cast'
-    group by movie_id
+    where track_records.credit_role = 'cast'
+    group by track_records.movie_id
 
 ),
 
@@ -135,19 +117,10 @@ final as (
         movies.release_date,
 
         -- timing
-        extract(year from movies.release_date)::integer as release_year,
-        extract(month from movies.release_date)::integer as release_month,
-        extract(quarter from movies.release_date)::integer as release_quarter,
-        extract(isodow from movies.release_date)::integer as release_day_of_week,
-        case
-            when extract(month from movies.release_date) in (12, 1, 2) then 'winter'
-            when extract(month from movies.release_date) in (3, 4, 5) then 'spring'
-            when extract(month from movies.release_date) in (6, 7, 8) then 'summer'
-            when extract(month from movies.release_date) in (9, 10, 11) then 'autumn'
-        end as release_season,
+        {{ ml_release_timing('movies.release_date') }},
 
         -- the production
-        case when financials.is_budget_reliable then movies.budget_usd end as budget_usd,
+        {{ ml_reliable_budget('movies.budget_usd') }} as budget_usd,
         movies.runtime_minutes,
         movies.original_language,
         certifications.us_certification,
@@ -155,8 +128,6 @@ final as (
         coalesce(genre_lists.genre_count, 0) as genre_count,
         genre_lists.primary_genre,
         movies.collection_id is not null as is_in_collection,
-        coalesce(earlier_in_collection.collection_prior_film_count, 0)
-            as collection_prior_film_count,
         coalesce(company_lists.production_company_names, array[]::text [])
             as production_company_names,
         coalesce(company_lists.production_company_count, 0) as production_company_count,
@@ -185,8 +156,6 @@ final as (
         on movies.movie_id = company_lists.movie_id
     left join keyword_counts
         on movies.movie_id = keyword_counts.movie_id
-    left join earlier_in_collection
-        on movies.movie_id = earlier_in_collection.movie_id
     left join director_records
         on movies.movie_id = director_records.movie_id
     left join cast_records
