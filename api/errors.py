@@ -15,7 +15,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.text_to_sql.executor import DatabaseUnavailable
+from api.semantic.engine import SemanticLayerUnavailable
+from api.semantic.query import InvalidMetricQuery
+from api.text_to_sql.executor import DatabaseUnavailable, QueryFailed, QueryTimeout
 from api.text_to_sql.schema_context import SchemaContextUnavailable
 from api.text_to_sql.service import AskFailed, AskFailure
 from ml.artifacts import ModelUnavailable
@@ -58,6 +60,10 @@ DOMAIN_ERRORS: tuple[type[Exception], ...] = (
     DatabaseUnavailable,
     ModelUnavailable,
     SchemaContextUnavailable,
+    InvalidMetricQuery,
+    SemanticLayerUnavailable,
+    QueryFailed,
+    QueryTimeout,
 )
 
 
@@ -72,6 +78,15 @@ def http_error(exc: Exception) -> ApiError:
         return ApiError(503, "model_unavailable", str(exc))
     if isinstance(exc, SchemaContextUnavailable):
         return ApiError(503, "docs_unavailable", str(exc))
+    if isinstance(exc, InvalidMetricQuery):
+        hint = f" (closest valid names: {', '.join(exc.suggestions)})" if exc.suggestions else ""
+        return invalid_input(f"{exc}{hint}")
+    if isinstance(exc, SemanticLayerUnavailable):
+        return ApiError(503, "docs_unavailable", str(exc))
+    if isinstance(exc, QueryTimeout):
+        return ApiError(504, "query_timeout", str(exc))
+    if isinstance(exc, QueryFailed):
+        return ApiError(400, "query_failed", f"the query failed: {exc}")
     raise TypeError(f"not a domain error: {type(exc).__name__}")
 
 

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.body_limit import BodySizeLimit
-from api.routes import ask, dbt_docs, health, models, predict, web
+from api.routes import ask, dbt_docs, health, metrics, models, predict, web
 from api.state import build_state
 from warehouse.settings import Settings, get_settings
 
@@ -39,7 +39,7 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
 
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
-    for module in (health, predict, ask, models, dbt_docs, web):
+    for module in (health, predict, ask, metrics, models, dbt_docs, web):
         app.include_router(module.router)
     return app
 

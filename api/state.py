@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from api.semantic.service import SemanticLayer
 from api.text_to_sql.executor import QueryExecutor
 from api.text_to_sql.llm import GeminiClient
 from api.text_to_sql.schema_context import SchemaContextCache
@@ -93,6 +94,7 @@ class AppState:
     models: ModelHolder
     ask: AskService
     ask_limiter: RateLimiter
+    semantic: SemanticLayer
     api_keys: frozenset[str] = field(default_factory=frozenset)
     reliable_budget_usd: int = 100_000
 
@@ -124,6 +126,7 @@ def build_state(settings: Settings) -> AppState:
         models=ModelHolder(settings.artifacts_dir),
         ask=AskService(llm, executor, SchemaContextCache(settings.dbt_target_path)),
         ask_limiter=RateLimiter(settings.ask_requests_per_minute),
+        semantic=SemanticLayer(settings.dbt_target_path, executor),
         api_keys=keys,
         reliable_budget_usd=int(project_vars(settings).get("reliable_budget_usd", 100_000)),
     )

@@ -25,6 +25,10 @@ db_app = typer.Typer(
 ingest_app = typer.Typer(no_args_is_help=True, help="TMDB → lake → raw_tmdb.")
 app.add_typer(db_app, name="db")
 app.add_typer(ingest_app, name="ingest")
+metrics_app = typer.Typer(
+    no_args_is_help=True, help="The semantic layer: metrics defined once in dbt (MetricFlow)."
+)
+app.add_typer(metrics_app, name="metrics")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -338,6 +342,96 @@ def ask_command(
             _fail("the result cannot be drawn as a chart")
         chart.write_bytes(answer.chart_png)
         out.print(f"chart written to {chart}")
+
+
+# --- semantic layer ----------------------------------------------------------------------------
+
+
+def _semantic_layer(settings: Settings, with_executor: bool):
+    from api.semantic.service import SemanticLayer
+    from api.text_to_sql.executor import QueryExecutor
+    from warehouse.connection import analyst_url
+
+    executor = None
+    if with_executor:
+        executor = QueryExecutor(analyst_url(settings), timeout_ms=settings.query_timeout_ms)
+    return SemanticLayer(settings.dbt_target_path, executor)
+
+
+@metrics_app.command("list")
+def metrics_list():
+    """Every metric with its label, description and synonyms, then every dimension."""
+    catalog = _run(lambda: _semantic_layer(get_settings(), False).catalog())
+    out.print("[bold]Metrics[/]")
+    for metric in catalog.metrics.values():
+        out.print(f"  [bold]{metric.name}[/] ({metric.label}, {metric.type})", highlight=False)
+        out.print(f"      {metric.description}", highlight=False)
+        if metric.synonyms:
+            out.print(f"      also: {', '.join(metric.synonyms)}", highlight=False)
+    out.print("[bold]Dimensions[/]")
+    for dimension in catalog.dimensions.values():
+        out.print(f"  [bold]{dimension.name}[/] ({dimension.label})", highlight=False)
+        out.print(f"      {dimension.description}", highlight=False)
+
+
+@metrics_app.command("query")
+def metrics_query(
+    metrics: Annotated[str, typer.Option(help="Metric names, comma-separated.")],
+    group_by: Annotated[str, typer.Option(help="Dimensions, comma-separated.")] = "",
+    where: Annotated[
+        list[str] | None,
+        typer.Option(help="A MetricFlow filter: {{ Dimension('movie__director_name') }} = 'X'."),
+    ] = None,
+    order_by: Annotated[str, typer.Option(help="Names; a leading - sorts descending.")] = "",
+    limit: Annotated[int | None, typer.Option(min=1)] = None,
+    explain: Annotated[bool, typer.Option(help="Print the compiled SQL, do not run it.")] = False,
+    csv: Annotated[bool, typer.Option("--csv", help="Print the result as CSV.")] = False,
+):
+    """Query metrics through MetricFlow, checked by the guard, run as tmdb_analyst."""
+    from pydantic import ValidationError
+
+    from api.semantic.query import InvalidMetricQuery, MetricQuery
+
+    try:
+        query = MetricQuery(
+            metrics=metrics, group_by=group_by, where=where or [], order_by=order_by, limit=limit
+        )
+    except ValidationError as exc:
+        _fail(f"invalid metric query: {exc.errors()[0]['msg']}")
+    layer = _semantic_layer(get_settings(), not explain)
+
+    def action():
+        try:
+            if explain:
+                return layer.compile(query), None
+            return layer.run(query)
+        except InvalidMetricQuery as exc:
+            hint = f" (did you mean: {', '.join(exc.suggestions)}?)" if exc.suggestions else ""
+            raise UsageError(f"{exc}{hint}") from exc
+        finally:
+            if layer.executor is not None:
+                layer.executor.close()
+
+    compiled, result = _run(action)
+    if explain:
+        out.print(compiled.sql, highlight=False)
+        return
+    if csv:
+        import csv as csv_module
+
+        writer = csv_module.writer(sys.stdout)
+        writer.writerow(result.columns)
+        writer.writerows(result.rows)
+        return
+    from rich.table import Table
+
+    table = Table(
+        *result.columns,
+        title=f"{len(result.rows)} rows" + (" (truncated)" if result.truncated else ""),
+    )
+    for row in result.rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    out.print(table)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,7 +11,9 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from api import errors
-from api.text_to_sql.executor import DatabaseUnavailable
+from api.semantic.engine import SemanticLayerUnavailable
+from api.semantic.query import InvalidMetricQuery
+from api.text_to_sql.executor import DatabaseUnavailable, QueryFailed, QueryTimeout
 from api.text_to_sql.schema_context import SchemaContextUnavailable
 from api.text_to_sql.service import AskFailed, AskFailure
 from ml.artifacts import ModelUnavailable
@@ -28,6 +30,12 @@ CASES = [
      "no model: run `tmdb train`"),
     (SchemaContextUnavailable("dbt docs are missing"), 503, "docs_unavailable",
      "dbt docs are missing"),
+    (InvalidMetricQuery("unknown metric 'movis'", ["movies"]), 422, "invalid_input",
+     "unknown metric 'movis' (closest valid names: movies)"),
+    (SemanticLayerUnavailable("run `tmdb transform`"), 503, "docs_unavailable",
+     "run `tmdb transform`"),
+    (QueryTimeout("took 10 s"), 504, "query_timeout", "took 10 s"),
+    (QueryFailed("division by zero"), 400, "query_failed", "the query failed: division by zero"),
 ]  # fmt: skip
 
 

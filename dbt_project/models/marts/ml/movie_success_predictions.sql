@@ -12,6 +12,15 @@ movies as (
 
 ),
 
+latest_version as (
+
+    select model_version
+    from scores
+    order by scored_at desc, model_version desc
+    limit 1
+
+),
+
 final as (
 
     select
@@ -19,11 +28,15 @@ final as (
         scores.model_version,
         scores.success_probability,
         scores.predicted_success,
-        scores.scored_at
+        scores.scored_at,
+        coalesce(scores.model_version = latest_version.model_version, false)
+            as is_latest_model
 
     from scores
     inner join movies
         on scores.movie_id = movies.movie_id
+    left join latest_version
+        on scores.model_version = latest_version.model_version
 
 )
 

@@ -1,0 +1,147 @@
+"""What the semantic layer offers, as users and the language model see it.
+
+Read from the semantic manifest: every metric's label, description and synonyms (`meta`), and
+every dimension a metric can be grouped or filtered by. A metric's `<name>_per_genre` twin
+(meta `genre_twin_of`) is not listed: it answers its base metric by genre, chosen for the
+caller in `api.semantic.query`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+TIME_GRAINS = ("day", "week", "month", "quarter", "year")
+METRIC_TIME = "metric_time"
+TWIN_OF = "genre_twin_of"
+TWIN = "per_genre"
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    name: str
+    label: str
+    description: str
+    type: str
+    synonyms: tuple[str, ...]
+    dimensions: tuple[str, ...]  # what it groups and filters by (genre through its twin)
+    twin: str | None = None  # the metric that answers it by genre
+
+
+@dataclass(frozen=True)
+class DimensionInfo:
+    name: str
+    label: str
+    description: str
+    type: str  # categorical | time
+    synonyms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Catalog:
+    metrics: dict[str, MetricInfo]
+    dimensions: dict[str, DimensionInfo]
+    twins: dict[str, str] = field(default_factory=dict)  # twin name -> base metric name
+    base_dimensions: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def group_by_names(self) -> list[str]:
+        """Every name `group_by` accepts: dimensions, and time dimensions at each grain."""
+        names: list[str] = []
+        for dimension in self.dimensions.values():
+            names.append(dimension.name)
+            if dimension.type == "time":
+                names.extend(f"{dimension.name}__{grain}" for grain in TIME_GRAINS)
+        return names
+
+    @staticmethod
+    def dimension_of(group_by: str) -> str:
+        """`metric_time__year` → `metric_time`; other names unchanged."""
+        head, _, grain = group_by.rpartition("__")
+        return head if grain in TIME_GRAINS and head else group_by
+
+
+def _meta(element: dict[str, Any]) -> dict[str, Any]:
+    return ((element.get("config") or {}).get("meta")) or {}
+
+
+def _synonyms(element: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(str(s) for s in _meta(element).get("synonyms", []) or [])
+
+
+def build(engine: Any, raw: dict[str, Any]) -> Catalog:
+    """The catalog of one manifest (`engine` is its MetricFlow engine)."""
+    raw_dims: dict[str, dict[str, Any]] = {}
+    internal: set[str] = set()  # a twin model's own dimensions repeat its base model's
+    for model in raw.get("semantic_models", []):
+        primary = next((e["name"] for e in model.get("entities", []) if e["type"] == "primary"), "")
+        for dim in model.get("dimensions", []):
+            raw_dims[f"{primary}__{dim['name']}"] = dim
+            if TWIN_OF in _meta(model):
+                internal.add(f"{primary}__{dim['name']}")
+
+    dimensions: dict[str, DimensionInfo] = {
+        METRIC_TIME: DimensionInfo(
+            METRIC_TIME,
+            "Time",
+            "The metric's time axis: a movie's release date for movie metrics (the observation"
+            " date for observed popularity, the scoring date for predictions). Add a grain:"
+            " metric_time__year, __quarter, __month, __week or __day.",
+            "time",
+            ("year", "when", "over time", "release year", "per year", "by month"),
+        )
+    }
+    for dim in engine.list_dimensions():
+        if dim.dunder_name in internal:
+            continue
+        source = raw_dims.get(dim.dunder_name, {})
+        dimensions[dim.dunder_name] = DimensionInfo(
+            name=dim.dunder_name,
+            label=dim.label or dim.name.replace("_", " ").capitalize(),
+            description=dim.description or "",
+            type="time" if dim.type.value == "time" else "categorical",
+            synonyms=_synonyms(source),
+        )
+
+    raw_metrics = {m["name"]: m for m in raw.get("metrics", [])}
+    twins = {name: _meta(m)[TWIN_OF] for name, m in raw_metrics.items() if TWIN_OF in _meta(m)}
+    base_dimensions: dict[str, frozenset[str]] = {}
+    metrics: dict[str, MetricInfo] = {}
+    for name, metric in raw_metrics.items():
+        own = frozenset(d.dunder_name for d in engine.list_dimensions([name])) | {METRIC_TIME}
+        base_dimensions[name] = own
+        if name in twins:
+            continue
+        twin = _meta(metric).get(TWIN)
+        reach = own
+        if twin in raw_metrics:
+            reach = own | frozenset(d.dunder_name for d in engine.list_dimensions([twin]))
+        metrics[name] = MetricInfo(
+            name=name,
+            label=metric.get("label") or name,
+            description=metric.get("description") or "",
+            type=str(metric.get("type", "simple")),
+            synonyms=_synonyms(metric),
+            dimensions=tuple(sorted(d for d in reach if d in dimensions)),
+            twin=twin if twin in raw_metrics else None,
+        )
+    return Catalog(dict(sorted(metrics.items())), dimensions, twins, base_dimensions)
+
+
+def closest(name: str, choices: list[str], limit: int = 3) -> list[str]:
+    """The valid names nearest to a misspelt one, best first."""
+    from rapidfuzz import fuzz, process
+
+    found = process.extract(
+        name,
+        choices,
+        scorer=fuzz.token_set_ratio,
+        processor=_words,
+        limit=limit,
+        score_cutoff=50,
+    )
+    return [choice for choice, _, _ in found]
+
+
+def _words(name: str) -> str:
+    """`total_revenue_usd` → `total revenue usd`, so word order and separators do not matter."""
+    return name.replace("__", " ").replace("_", " ").lower()

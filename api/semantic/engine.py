@@ -1,0 +1,111 @@
+"""MetricFlow built once per semantic manifest, for compiling only.
+
+MetricFlow needs a SQL client to know the dialect; ours cannot execute anything, because the
+SQL it compiles must go through the guard and the analyst role like any other query. Building
+the engine takes tens of milliseconds and a compile about as much, so the engine is kept until
+`tmdb transform` writes a different `semantic_manifest.json`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+MANIFEST_FILE = "semantic_manifest.json"
+
+
+class SemanticLayerUnavailable(RuntimeError):
+    """There is no semantic manifest yet: run `tmdb transform`."""
+
+
+class CompileOnlySqlClient:
+    """The SQL client MetricFlow is given: PostgreSQL's dialect, and no way to run a query."""
+
+    def __init__(self) -> None:
+        from metricflow.protocols.sql_client import SqlEngine
+        from metricflow.sql.render.postgres import PostgresSQLSqlPlanRenderer
+
+        self.sql_engine_type = SqlEngine.POSTGRES
+        self.sql_plan_renderer = PostgresSQLSqlPlanRenderer()
+
+    def _refuse(self, *_: Any, **__: Any) -> NoReturn:
+        raise RuntimeError("the semantic layer compiles SQL; the analyst executor runs it")
+
+    query = execute = dry_run = _refuse
+
+    def close(self) -> None:
+        return None
+
+    def render_bind_parameter_key(self, bind_parameter_key: str) -> str:
+        return f"%({bind_parameter_key})s"
+
+
+@dataclass(frozen=True)
+class LoadedManifest:
+    sha256: str
+    engine: Any  # metricflow.engine.metricflow_engine.MetricFlowEngine
+    raw: dict[str, Any]
+
+
+def _without_database(raw: dict[str, Any]) -> dict[str, Any]:
+    """Relations as `schema.table`: the analyst's connection is already in the right database,
+    and the guard refuses catalog-qualified names."""
+    for model in raw.get("semantic_models", []):
+        relation = model.get("node_relation") or {}
+        if relation.get("schema_name") and relation.get("alias"):
+            relation["relation_name"] = f'"{relation["schema_name"]}"."{relation["alias"]}"'
+    for spine in raw.get("project_configuration", {}).get("time_spines", []):
+        relation = spine.get("node_relation") or {}
+        if relation.get("schema_name") and relation.get("alias"):
+            relation["relation_name"] = f'"{relation["schema_name"]}"."{relation["alias"]}"'
+    return raw
+
+
+def load(target_dir: Path) -> LoadedManifest:
+    """Parse `semantic_manifest.json` and build a MetricFlow engine over it."""
+    path = target_dir / MANIFEST_FILE
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise SemanticLayerUnavailable(
+            f"no semantic manifest at {path}: run `tmdb transform` first"
+        ) from None
+    from metricflow.engine.metricflow_engine import MetricFlowEngine
+    from metricflow_semantics.model.dbt_manifest_parser import (
+        parse_manifest_from_dbt_generated_manifest,
+    )
+    from metricflow_semantics.model.semantic_manifest_lookup import SemanticManifestLookup
+
+    raw = _without_database(json.loads(text))
+    manifest = parse_manifest_from_dbt_generated_manifest(manifest_json_string=json.dumps(raw))
+    engine = MetricFlowEngine(SemanticManifestLookup(manifest), CompileOnlySqlClient())
+    return LoadedManifest(hashlib.sha256(text.encode()).hexdigest(), engine, raw)
+
+
+class EngineCache:
+    """The engine for the current manifest: rebuilt when the file's content changes."""
+
+    def __init__(self, target_dir: Path) -> None:
+        self.target_dir = target_dir
+        self._lock = threading.Lock()
+        self._loaded: LoadedManifest | None = None
+        self._stamp: tuple[int, int] | None = None
+
+    def get(self) -> LoadedManifest:
+        path = self.target_dir / MANIFEST_FILE
+        try:
+            stat = path.stat()
+            stamp = (stat.st_mtime_ns, stat.st_size)
+        except FileNotFoundError:
+            stamp = None
+        with self._lock:
+            if self._loaded is None or stamp != self._stamp:
+                loaded = load(self.target_dir)
+                if self._loaded is None or loaded.sha256 != self._loaded.sha256:
+                    self._loaded = loaded
+                self._stamp = stamp
+            return self._loaded
