@@ -214,6 +214,12 @@ class AskResponse(BaseModel):
     chart: Chart | None = None
     attempts: int
     model: str
+    engine: str = Field(description="What wrote the query: the Gemini model's name.")
+    route: Literal["semantic", "sql"] = Field(
+        description="semantic: a governed metric query compiled by MetricFlow; sql: SQL from the"
+        " dbt docs."
+    )
+    metric_query: dict[str, Any] | None = None
 
 
 class Health(BaseModel):

@@ -120,13 +120,14 @@ def build_state(settings: Settings) -> AppState:
     api_key = settings.gemini_api_key.get_secret_value() if settings.gemini_api_key else None
     llm = GeminiClient(api_key, settings.gemini_model, base_url=settings.gemini_base_url)
     keys = frozenset(k.strip() for k in (settings.api_keys or "").split(",") if k.strip())
+    semantic = SemanticLayer(settings.dbt_target_path, executor)
     return AppState(
         settings=settings,
         executor=executor,
         models=ModelHolder(settings.artifacts_dir),
-        ask=AskService(llm, executor, SchemaContextCache(settings.dbt_target_path)),
+        ask=AskService(llm, executor, SchemaContextCache(settings.dbt_target_path), semantic),
         ask_limiter=RateLimiter(settings.ask_requests_per_minute),
-        semantic=SemanticLayer(settings.dbt_target_path, executor),
+        semantic=semantic,
         api_keys=keys,
         reliable_budget_usd=int(project_vars(settings).get("reliable_budget_usd", 100_000)),
     )

@@ -47,6 +47,9 @@ def _response(answer: AskAnswer) -> AskResponse:
         chart=chart,
         attempts=answer.attempts,
         model=answer.model,
+        engine=answer.model,
+        route=answer.route,
+        metric_query=answer.metric_query,
     )
 
 

@@ -237,7 +237,9 @@
       figure.hidden = true;
     }
     const tries = data.attempts === 1 ? "1 attempt" : `${data.attempts} attempts`;
-    $("ask-meta").textContent = `SQL written by ${data.model} (${tries}).`;
+    $("ask-meta").textContent = data.route === "semantic" && data.metric_query
+      ? `Answered from the metric ${data.metric_query.metrics.join(", ")}: a governed metric query compiled by MetricFlow, by ${data.engine} (${tries}).`
+      : `SQL written from the dbt docs by ${data.engine || data.model} (${tries}).`;
     $("ask-result").hidden = false;
   }
 
