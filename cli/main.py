@@ -300,6 +300,16 @@ def serve_command(
     uvicorn.run(create_app(get_settings()), host=host, port=port, log_level="info")
 
 
+def _print_rows(columns: list[str], rows: list[list], count: int, truncated: bool) -> None:
+    """A query result as a terminal table, titled with how many rows there are."""
+    from rich.table import Table
+
+    table = Table(*columns, title=f"{count} rows" + (" (truncated)" if truncated else ""))
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    out.print(table)
+
+
 @app.command("ask")
 def ask_command(
     question: Annotated[str, typer.Argument(help="A question about the movies, in plain words.")],
@@ -309,7 +319,6 @@ def ask_command(
     max_rows: Annotated[int, typer.Option(min=1, max=1000)] = 100,
 ):
     """The same answer as POST /ask, in the terminal."""
-    from rich.table import Table
 
     from api.state import build_state
     from api.text_to_sql.service import AskFailed
@@ -330,13 +339,7 @@ def ask_command(
     answer = _run(action)
     out.print(answer.answer, highlight=False)
     out.print(f"\n[dim]{answer.sql}[/]", highlight=False)
-    table = Table(
-        *answer.columns,
-        title=f"{len(answer.rows)} rows" + (" (truncated)" if answer.truncated else ""),
-    )
-    for row in answer.rows[:20]:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    out.print(table)
+    _print_rows(answer.columns, answer.rows[:20], len(answer.rows), answer.truncated)
     if chart is not None:
         if answer.chart_png is None:
             _fail("the result cannot be drawn as a chart")
@@ -423,15 +426,7 @@ def metrics_query(
         writer.writerow(result.columns)
         writer.writerows(result.rows)
         return
-    from rich.table import Table
-
-    table = Table(
-        *result.columns,
-        title=f"{len(result.rows)} rows" + (" (truncated)" if result.truncated else ""),
-    )
-    for row in result.rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    out.print(table)
+    _print_rows(result.columns, result.rows, len(result.rows), result.truncated)
 
 
 if __name__ == "__main__":  # pragma: no cover

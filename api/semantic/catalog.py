@@ -41,7 +41,7 @@ class DimensionInfo:
 class Catalog:
     metrics: dict[str, MetricInfo]
     dimensions: dict[str, DimensionInfo]
-    twins: dict[str, str] = field(default_factory=dict)  # twin name -> base metric name
+    # Every metric's own dimensions, twins included: what MetricFlow can join to it.
     base_dimensions: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def group_by_names(self) -> list[str]:
@@ -103,18 +103,18 @@ def build(engine: Any, raw: dict[str, Any]) -> Catalog:
         )
 
     raw_metrics = {m["name"]: m for m in raw.get("metrics", [])}
-    twins = {name: _meta(m)[TWIN_OF] for name, m in raw_metrics.items() if TWIN_OF in _meta(m)}
-    base_dimensions: dict[str, frozenset[str]] = {}
+    twins = {name for name, m in raw_metrics.items() if TWIN_OF in _meta(m)}
+    base_dimensions = {
+        name: frozenset(d.dunder_name for d in engine.list_dimensions([name])) | {METRIC_TIME}
+        for name in raw_metrics
+    }
     metrics: dict[str, MetricInfo] = {}
     for name, metric in raw_metrics.items():
-        own = frozenset(d.dunder_name for d in engine.list_dimensions([name])) | {METRIC_TIME}
-        base_dimensions[name] = own
         if name in twins:
             continue
         twin = _meta(metric).get(TWIN)
-        reach = own
-        if twin in raw_metrics:
-            reach = own | frozenset(d.dunder_name for d in engine.list_dimensions([twin]))
+        twin = twin if twin in raw_metrics else None
+        reach = base_dimensions[name] | (base_dimensions[twin] if twin else frozenset())
         metrics[name] = MetricInfo(
             name=name,
             label=metric.get("label") or name,
@@ -122,9 +122,9 @@ def build(engine: Any, raw: dict[str, Any]) -> Catalog:
             type=str(metric.get("type", "simple")),
             synonyms=_synonyms(metric),
             dimensions=tuple(sorted(d for d in reach if d in dimensions)),
-            twin=twin if twin in raw_metrics else None,
+            twin=twin,
         )
-    return Catalog(dict(sorted(metrics.items())), dimensions, twins, base_dimensions)
+    return Catalog(dict(sorted(metrics.items())), dimensions, base_dimensions)
 
 
 def closest(name: str, choices: list[str], limit: int = 3) -> list[str]:

@@ -1,4 +1,4 @@
-"""MetricFlow built once per semantic manifest, for compiling only.
+"""MetricFlow (and the catalog) built once per semantic manifest, for compiling only.
 
 MetricFlow needs a SQL client to know the dialect; ours cannot execute anything, because the
 SQL it compiles must go through the guard and the analyst role like any other query. Building
@@ -14,6 +14,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
+
+from api.semantic.catalog import Catalog
+from api.semantic.catalog import build as build_catalog
 
 MANIFEST_FILE = "semantic_manifest.json"
 
@@ -46,23 +49,33 @@ class CompileOnlySqlClient:
 
 @dataclass(frozen=True)
 class LoadedManifest:
+    """One manifest and everything derived from it, built together and replaced together."""
+
     sha256: str
     engine: Any  # metricflow.engine.metricflow_engine.MetricFlowEngine
-    raw: dict[str, Any]
+    catalog: Catalog
+    tables: frozenset[str]
 
 
 def _without_database(raw: dict[str, Any]) -> dict[str, Any]:
     """Relations as `schema.table`: the analyst's connection is already in the right database,
     and the guard refuses catalog-qualified names."""
-    for model in raw.get("semantic_models", []):
-        relation = model.get("node_relation") or {}
-        if relation.get("schema_name") and relation.get("alias"):
-            relation["relation_name"] = f'"{relation["schema_name"]}"."{relation["alias"]}"'
-    for spine in raw.get("project_configuration", {}).get("time_spines", []):
-        relation = spine.get("node_relation") or {}
+    spines = raw.get("project_configuration", {}).get("time_spines", [])
+    for element in [*raw.get("semantic_models", []), *spines]:
+        relation = element.get("node_relation") or {}
         if relation.get("schema_name") and relation.get("alias"):
             relation["relation_name"] = f'"{relation["schema_name"]}"."{relation["alias"]}"'
     return raw
+
+
+def _tables(raw: dict[str, Any]) -> frozenset[str]:
+    """The marts relations the semantic models and time spines read: what the guard allows."""
+    spines = raw.get("project_configuration", {}).get("time_spines", [])
+    names = {
+        (element.get("node_relation") or {}).get("alias", "")
+        for element in [*raw.get("semantic_models", []), *spines]
+    }
+    return frozenset(name for name in names if name)
 
 
 def load(target_dir: Path) -> LoadedManifest:
@@ -83,11 +96,13 @@ def load(target_dir: Path) -> LoadedManifest:
     raw = _without_database(json.loads(text))
     manifest = parse_manifest_from_dbt_generated_manifest(manifest_json_string=json.dumps(raw))
     engine = MetricFlowEngine(SemanticManifestLookup(manifest), CompileOnlySqlClient())
-    return LoadedManifest(hashlib.sha256(text.encode()).hexdigest(), engine, raw)
+    return LoadedManifest(
+        hashlib.sha256(text.encode()).hexdigest(), engine, build_catalog(engine, raw), _tables(raw)
+    )
 
 
 class EngineCache:
-    """The engine for the current manifest: rebuilt when the file's content changes."""
+    """The engine for the current manifest: rebuilt when the file changes (mtime or size)."""
 
     def __init__(self, target_dir: Path) -> None:
         self.target_dir = target_dir
@@ -104,8 +119,6 @@ class EngineCache:
             stamp = None
         with self._lock:
             if self._loaded is None or stamp != self._stamp:
-                loaded = load(self.target_dir)
-                if self._loaded is None or loaded.sha256 != self._loaded.sha256:
-                    self._loaded = loaded
+                self._loaded = load(self.target_dir)
                 self._stamp = stamp
             return self._loaded

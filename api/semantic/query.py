@@ -135,6 +135,8 @@ def where_dimensions(condition: str, catalog: Catalog) -> list[str]:
         )
     if not names:
         raise InvalidMetricQuery("a where filter must refer to at least one dimension")
+    if ";" in plain or "--" in plain or "/*" in plain:
+        raise InvalidMetricQuery("a where filter may not contain ';' or comments")
     for name in names:
         if name not in catalog.dimensions:
             raise InvalidMetricQuery(
@@ -152,8 +154,6 @@ def where_dimensions(condition: str, catalog: Catalog) -> list[str]:
     where = tree.args.get("where")
     if where is None or tree.find(exp.Subquery, exp.Union) or list(where.find_all(exp.Select)):
         raise InvalidMetricQuery("a where filter must be a single condition, without subqueries")
-    if ";" in plain or "--" in plain or "/*" in plain:
-        raise InvalidMetricQuery("a where filter may not contain ';' or comments")
     return names
 
 

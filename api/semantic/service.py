@@ -8,14 +8,12 @@ statement timeout, through the same executor as `/ask`.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from api.semantic import catalog as catalog_module
 from api.semantic.catalog import Catalog
-from api.semantic.engine import EngineCache, LoadedManifest
+from api.semantic.engine import EngineCache
 from api.semantic.query import InvalidMetricQuery, MetricQuery, rename_outputs, resolve
 from api.text_to_sql.executor import QueryExecutor, QueryResult
 from api.text_to_sql.guard import CheckedQuery, UnsafeSql, check_sql
@@ -28,6 +26,7 @@ _MESSAGE = re.compile(r"Message:\s*(.*?)(?:\n\s*\n|$)", re.DOTALL)
 class CompiledMetricQuery:
     query: MetricQuery
     checked: CheckedQuery
+    rows: int  # how many rows the caller gets: the query's limit within the caller's bound
 
     @property
     def sql(self) -> str:
@@ -47,31 +46,9 @@ class SemanticLayer:
     def __init__(self, target_dir: Path, executor: QueryExecutor | None = None) -> None:
         self.engines = EngineCache(target_dir)
         self.executor = executor
-        self._lock = threading.Lock()
-        self._catalog: tuple[str, Catalog] | None = None
-
-    def _loaded(self) -> tuple[LoadedManifest, Catalog]:
-        loaded = self.engines.get()
-        with self._lock:
-            if self._catalog is None or self._catalog[0] != loaded.sha256:
-                self._catalog = (loaded.sha256, catalog_module.build(loaded.engine, loaded.raw))
-            return loaded, self._catalog[1]
 
     def catalog(self) -> Catalog:
-        return self._loaded()[1]
-
-    @property
-    def manifest_sha256(self) -> str:
-        return self._loaded()[0].sha256
-
-    def tables(self, loaded: LoadedManifest) -> frozenset[str]:
-        names = {
-            (model.get("node_relation") or {}).get("alias", "")
-            for model in loaded.raw.get("semantic_models", [])
-        }
-        for spine in loaded.raw.get("project_configuration", {}).get("time_spines", []):
-            names.add((spine.get("node_relation") or {}).get("alias", ""))
-        return frozenset(n for n in names if n)
+        return self.engines.get().catalog
 
     def compile(
         self,
@@ -83,8 +60,8 @@ class SemanticLayer:
         """Validate, compile with MetricFlow, and check the SQL as the guard checks any SQL."""
         from metricflow.engine.metricflow_engine import MetricFlowQueryRequest
 
-        loaded, catalog = self._loaded()
-        resolved = resolve(query, catalog)
+        loaded = self.engines.get()
+        resolved = resolve(query, loaded.catalog)
         request = MetricFlowQueryRequest.create(
             metric_names=resolved.metrics,
             group_by_names=resolved.group_by or None,
@@ -99,16 +76,12 @@ class SemanticLayer:
                 f"MetricFlow cannot compile this query: {_mf_reason(exc)}"
             ) from None
         sql = rename_outputs(sql, resolved.renames)
-        limit = min(query.limit or max_rows, max_rows)
+        rows = min(query.limit or max_rows, max_rows)
         try:
-            checked = check_sql(
-                sql,
-                allowed_tables=allowed_tables or self.tables(loaded),
-                limit=limit + 1,
-            )
+            checked = check_sql(sql, allowed_tables=allowed_tables or loaded.tables, limit=rows + 1)
         except UnsafeSql as exc:
             raise InvalidMetricQuery(f"the compiled query was refused: {exc}") from None
-        return CompiledMetricQuery(query, checked)
+        return CompiledMetricQuery(query, checked, rows)
 
     def run(
         self, query: MetricQuery, *, max_rows: int = DEFAULT_ROWS
@@ -116,5 +89,4 @@ class SemanticLayer:
         if self.executor is None:
             raise RuntimeError("this semantic layer has no executor")
         compiled = self.compile(query, max_rows=max_rows)
-        limit = min(query.limit or max_rows, max_rows)
-        return compiled, self.executor.run(compiled.sql, limit)
+        return compiled, self.executor.run(compiled.sql, compiled.rows)

@@ -48,8 +48,16 @@ class ChartSuggestion(BaseModel):
     title: str | None = None
 
 
-class SqlDraft(BaseModel):
-    """What Gemini answers with (structured output): a metric query or SQL (CONTRACT §6)."""
+class SqlOnlyDraft(BaseModel):
+    """The structured output asked for when there is no semantic manifest."""
+
+    sql: str = Field(description="One PostgreSQL SELECT over the marts tables.")
+    chart: ChartSuggestion | None = Field(default=None, description="Best chart for the result.")
+    reasoning: str = Field(default="", description="One or two sentences on the approach.")
+
+
+class SqlDraft(SqlOnlyDraft):
+    """What Gemini answers with: a metric query or SQL (CONTRACT §6)."""
 
     metric_query: dict[str, Any] | None = Field(
         default=None, description="A query of the governed metrics, when one answers."
@@ -57,16 +65,6 @@ class SqlDraft(BaseModel):
     sql: str | None = Field(
         default=None, description="One PostgreSQL SELECT over the marts tables, otherwise."
     )
-    chart: ChartSuggestion | None = Field(default=None, description="Best chart for the result.")
-    reasoning: str = Field(default="", description="One or two sentences on the approach.")
-
-
-class SqlOnlyDraft(BaseModel):
-    """The structured output asked for when there is no semantic manifest."""
-
-    sql: str = Field(description="One PostgreSQL SELECT over the marts tables.")
-    chart: ChartSuggestion | None = Field(default=None, description="Best chart for the result.")
-    reasoning: str = Field(default="", description="One or two sentences on the approach.")
 
 
 def draft_schema(catalog: Catalog | None) -> type[BaseModel]:
@@ -237,6 +235,8 @@ class AskService:
         self.schema = schema
         self.semantic = semantic
         self.cache = CheckedSqlCache()
+        # The draft schema and the metrics' prompt text of the current catalog, built once.
+        self._prompt: tuple[Catalog | None, type[BaseModel], str] | None = None
 
     def _catalog(self) -> Catalog | None:
         """The metrics, or None when there is no semantic manifest (SQL only, then)."""
@@ -246,6 +246,12 @@ class AskService:
             return self.semantic.catalog()
         except SemanticLayerUnavailable:
             return None
+
+    def _semantic_prompt(self) -> tuple[type[BaseModel], str]:
+        catalog = self._catalog()
+        if self._prompt is None or self._prompt[0] is not catalog:
+            self._prompt = (catalog, draft_schema(catalog), metrics_text(catalog))
+        return self._prompt[1], self._prompt[2]
 
     def ask(self, question: str, *, max_rows: int = 100, chart: bool = False) -> AskAnswer:
         started = time.monotonic()
@@ -297,9 +303,8 @@ class AskService:
     def _generate_and_run(
         self, question: str, context: SchemaContext, max_rows: int, usage: dict[str, int]
     ) -> tuple[Drafted, QueryResult, int]:
-        catalog = self._catalog()
-        schema = draft_schema(catalog)
-        system = SQL_SYSTEM.format(schema=context.prompt_text(), metrics=metrics_text(catalog))
+        schema, metrics = self._semantic_prompt()
+        system = SQL_SYSTEM.format(schema=context.prompt_text(), metrics=metrics)
         feedback: list[str] = []
         last: AskFailed | None = None
         for attempt in range(1, MAX_ATTEMPTS + 1):
