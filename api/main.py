@@ -25,6 +25,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.tmdb = build_state(settings)
+        app.state.tmdb.warm_up()
         try:
             yield
         finally:

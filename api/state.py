@@ -111,6 +111,11 @@ class AppState:
             self._genres = (time.monotonic(), frozenset(row[0] for row in result.rows))
         return self._genres[1]
 
+    def warm_up(self) -> None:
+        """What a first request would otherwise wait for: the MetricFlow engine and catalog."""
+        if not self.semantic.warm_up():
+            logger.warning("no semantic manifest yet: metrics answer 503 until `tmdb transform`")
+
     def close(self) -> None:
         self.executor.close()
 

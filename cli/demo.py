@@ -170,12 +170,13 @@ def start_gemini_standin(settings: Settings) -> Settings:
     from cli import gemini_standin
 
     local = {
-        "gemini_base_url": gemini_standin.start(),
+        "gemini_base_url": gemini_standin.start(target_dir=settings.dbt_target_path),
         "gemini_api_key": SecretStr(gemini_standin.STANDIN_KEY),
     }
     console.print(
         "[bold yellow]No GEMINI_API_KEY: questions are answered by a local stand-in that picks the"
-        " closest verified example query (set GEMINI_API_KEY for real answers).[/]"
+        " closest verified example (its saved metric query, or its SQL); set GEMINI_API_KEY for"
+        " real answers.[/]"
     )
     return settings.model_copy(update=local)
 

@@ -300,6 +300,17 @@ def serve_command(
     uvicorn.run(create_app(get_settings()), host=host, port=port, log_level="info")
 
 
+@app.command("mcp")
+def mcp_command():
+    """A Model Context Protocol server on stdio: list and query metrics, ask, predict.
+
+    Point an agent at it, e.g. `{"command": "tmdb", "args": ["mcp"]}`; it uses this
+    checkout's settings (.env, DATABASE_URL…) like every other command."""
+    from api.mcp_server import serve_stdio
+
+    serve_stdio(get_settings())
+
+
 def _print_rows(columns: list[str], rows: list[list], count: int, truncated: bool) -> None:
     """A query result as a terminal table, titled with how many rows there are."""
     from rich.table import Table
@@ -375,11 +386,17 @@ def metrics_list():
     for dimension in catalog.dimensions.values():
         out.print(f"  [bold]{dimension.name}[/] ({dimension.label})", highlight=False)
         out.print(f"      {dimension.description}", highlight=False)
+    out.print("[bold]Saved queries[/] (tmdb metrics query --saved-query NAME)")
+    for saved in catalog.saved_queries.values():
+        out.print(f"  [bold]{saved.name}[/]: {saved.description}", highlight=False)
 
 
 @metrics_app.command("query")
 def metrics_query(
-    metrics: Annotated[str, typer.Option(help="Metric names, comma-separated.")],
+    metrics: Annotated[str, typer.Option(help="Metric names, comma-separated.")] = "",
+    saved_query: Annotated[
+        str | None, typer.Option(help="Run a saved query of the dbt project by name instead.")
+    ] = None,
     group_by: Annotated[str, typer.Option(help="Dimensions, comma-separated.")] = "",
     where: Annotated[
         list[str] | None,
@@ -395,19 +412,25 @@ def metrics_query(
 
     from api.semantic.query import InvalidMetricQuery, MetricQuery
 
-    try:
-        query = MetricQuery(
-            metrics=metrics, group_by=group_by, where=where or [], order_by=order_by, limit=limit
-        )
-    except ValidationError as exc:
-        _fail(f"invalid metric query: {exc.errors()[0]['msg']}")
+    if bool(metrics) == bool(saved_query):
+        _fail("give either --metrics or --saved-query")
+    query = None
+    if metrics:
+        try:
+            query = MetricQuery(
+                metrics=metrics, group_by=group_by, where=where or [], order_by=order_by,
+                limit=limit,
+            )  # fmt: skip
+        except ValidationError as exc:
+            _fail(f"invalid metric query: {exc.errors()[0]['msg']}")
     layer = _semantic_layer(get_settings(), not explain)
 
     def action():
         try:
+            wanted = query or layer.saved_query(saved_query)
             if explain:
-                return layer.compile(query), None
-            return layer.run(query)
+                return layer.compile(wanted), None
+            return layer.run(wanted)
         except InvalidMetricQuery as exc:
             hint = f" (did you mean: {', '.join(exc.suggestions)}?)" if exc.suggestions else ""
             raise UsageError(f"{exc}{hint}") from exc

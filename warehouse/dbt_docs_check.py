@@ -1,4 +1,5 @@
-"""Every model, source table and column of the warehouse has a description.
+"""Every model, source table and column of the warehouse, and every semantic model, entity,
+dimension, measure, metric and saved query of the semantic layer, has a description.
 
 The descriptions are not decoration: analysts browse them in dbt docs, and the text-to-SQL
 feature puts them in front of the language model as the meaning of each table and column
@@ -72,12 +73,40 @@ def _source_problems(node: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _semantic_problems(manifest: dict[str, Any]) -> list[str]:
+    """The semantic layer's words are what /ask and `tmdb metrics list` show: none may be blank."""
+    problems: list[str] = []
+    for node in (manifest.get("semantic_models") or {}).values():
+        if node.get("package_name") != PACKAGE:
+            continue
+        name = node["name"]
+        if _blank(node.get("description")):
+            problems.append(f"semantic model {name}: has no description")
+        for kind in ("entities", "dimensions", "measures"):
+            for element in node.get(kind) or []:
+                if _blank(element.get("description")):
+                    what = kind.rstrip("s").replace("entitie", "entity")
+                    problems.append(
+                        f"semantic model {name}: {what} {element['name']} has no description"
+                    )
+    for kind in ("metrics", "saved_queries"):
+        for node in (manifest.get(kind) or {}).values():
+            if node.get("package_name") != PACKAGE:
+                continue
+            what = "metric" if kind == "metrics" else "saved query"
+            for field in ("label", "description"):
+                if _blank(node.get(field)):
+                    problems.append(f"{what} {node['name']}: has no {field}")
+    return problems
+
+
 def undocumented(manifest_path: Path, catalog_path: Path) -> list[str]:
     """Problems, one readable line each (`model dim_movies: column foo has no description`).
 
     Checked, for package `tmdb_analytics` only: each model's description; each column that
     exists in the built relation (per catalog.json) or is declared in YAML; each source
-    table's description and each of its declared columns. An empty list means complete.
+    table's description and each of its declared columns; the semantic layer's words
+    (`_semantic_problems`). An empty list means complete.
     """
     manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
     catalog = json.loads(Path(catalog_path).read_text(encoding="utf-8"))
@@ -90,4 +119,5 @@ def undocumented(manifest_path: Path, catalog_path: Path) -> list[str]:
         node = manifest["sources"][unique_id]
         if node.get("package_name") == PACKAGE:
             problems.extend(_source_problems(node))
+    problems.extend(_semantic_problems(manifest))
     return problems

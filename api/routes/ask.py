@@ -22,7 +22,7 @@ router = APIRouter(tags=["ask"])
 NO_KEY = "GEMINI_API_KEY is not set: /ask is unavailable"
 
 
-def _answer(state, body: QuestionRequest, max_rows: int, chart: bool) -> AskAnswer:
+def answer_question(state, body: QuestionRequest, max_rows: int, chart: bool) -> AskAnswer:
     """The answer to a validated question. What can go wrong (AskFailed, missing dbt docs, the
     warehouse down) becomes an HTTP error in `api.errors`."""
     if state.settings.gemini_api_key is None:
@@ -30,7 +30,7 @@ def _answer(state, body: QuestionRequest, max_rows: int, chart: bool) -> AskAnsw
     return state.ask.ask(body.question, max_rows=max_rows, chart=chart)
 
 
-def _response(answer: AskAnswer) -> AskResponse:
+def to_response(answer: AskAnswer) -> AskResponse:
     chart = None
     if answer.chart is not None and answer.chart_png is not None:
         chart = Chart(
@@ -56,13 +56,13 @@ def _response(answer: AskAnswer) -> AskResponse:
 @router.post("/ask", response_model=AskResponse, response_model_exclude_none=True)
 def ask(body: AskRequest, state: StateDep, _: AskLimitDep) -> AskResponse:
     """A question in plain language → checked SQL over the marts → rows, an answer, a chart."""
-    return _response(_answer(state, body, body.max_rows, body.chart))
+    return to_response(answer_question(state, body, body.max_rows, body.chart))
 
 
 @router.post("/ask-text", response_model=AskResponse, response_model_exclude_none=True)
 def ask_text(body: AskTextRequest, state: StateDep, _: AskLimitDep) -> AskResponse:
     """`/ask` without the chart."""
-    return _response(_answer(state, body, body.max_rows, False))
+    return to_response(answer_question(state, body, body.max_rows, False))
 
 
 @router.post(
@@ -75,9 +75,9 @@ def ask_visual(
     body: AskVisualRequest, request: Request, state: StateDep, _: AskLimitDep
 ) -> AskResponse | Response:
     """`/ask` with the chart; `Accept: image/png` returns the PNG itself."""
-    answer = _answer(state, body, 100, True)
+    answer = answer_question(state, body, 100, True)
     if "image/png" in request.headers.get("accept", ""):
         if answer.chart_png is None:
             raise ApiError(422, "no_chart", "the result cannot be drawn as a chart")
         return Response(answer.chart_png, media_type="image/png")
-    return _response(answer)
+    return to_response(answer)

@@ -33,9 +33,19 @@ class DimensionOut(BaseModel):
     type: str
 
 
+class SavedQueryOut(BaseModel):
+    name: str
+    label: str
+    description: str = Field(description="The verified question it answers.")
+    query: MetricQuery = Field(description="The metric query to send to POST /metrics/query.")
+
+
 class MetricsCatalog(BaseModel):
     metrics: list[MetricOut]
     dimensions: list[DimensionOut]
+    saved_queries: list[SavedQueryOut] = Field(
+        default_factory=list, description="The dbt project's saved queries."
+    )
 
 
 class MetricQueryResult(BaseModel):
@@ -65,6 +75,15 @@ def list_metrics(state: StateDep) -> MetricsCatalog:
         dimensions=[
             DimensionOut(name=d.name, label=d.label, description=d.description, type=d.type)
             for d in catalog.dimensions.values()
+        ],
+        saved_queries=[
+            SavedQueryOut(
+                name=q.name,
+                label=q.label,
+                description=q.description,
+                query=MetricQuery(**q.params),
+            )
+            for q in catalog.saved_queries.values()
         ],
     )
 

@@ -34,7 +34,7 @@ def _check_genres(state, items: list[PredictRequest]) -> None:
         )
 
 
-def _predict(state, requests: list[PredictRequest]) -> list[Prediction]:
+def predict_all(state, requests: list[PredictRequest]) -> list[Prediction]:
     """Predictions in request order. ModelUnavailable and DatabaseUnavailable become HTTP
     errors in `api.errors`; an unknown movie_id is bad input, like an unknown genre."""
     predictor: Predictor = state.models.get()
@@ -61,7 +61,7 @@ def _predict(state, requests: list[PredictRequest]) -> list[Prediction]:
     return [r for r in results if r is not None]
 
 
-def _response(prediction: Prediction) -> PredictResponse:
+def to_response(prediction: Prediction) -> PredictResponse:
     return PredictResponse(
         movie_id=prediction.movie_id,
         success_probability=prediction.success_probability,
@@ -76,10 +76,10 @@ def _response(prediction: Prediction) -> PredictResponse:
 def predict(body: PredictRequest, state: StateDep, _: ApiKeyDep) -> PredictResponse:
     """Probability that a movie is a commercial success: a catalogued one by `movie_id`, or a
     pre-release description (its director, cast and companies looked up for track records)."""
-    return _response(_predict(state, [body])[0])
+    return to_response(predict_all(state, [body])[0])
 
 
 @router.post("/batch", response_model=BatchResponse, response_model_exclude_none=True)
 def predict_batch(body: BatchRequest, state: StateDep, _: ApiKeyDep) -> BatchResponse:
     """Up to 1,000 items (ids or descriptions), answered in the same order."""
-    return BatchResponse(predictions=[_response(p) for p in _predict(state, body.items)])
+    return BatchResponse(predictions=[to_response(p) for p in predict_all(state, body.items)])

@@ -8,6 +8,7 @@ caller in `api.semantic.query`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,11 +39,22 @@ class DimensionInfo:
 
 
 @dataclass(frozen=True)
+class SavedQueryInfo:
+    """A saved query of the dbt project, as the metric query (CONTRACT §6) it stands for."""
+
+    name: str
+    label: str
+    description: str  # the verified question it answers, word for word
+    params: dict[str, Any]  # MetricQuery fields, with base metric names
+
+
+@dataclass(frozen=True)
 class Catalog:
     metrics: dict[str, MetricInfo]
     dimensions: dict[str, DimensionInfo]
     # Every metric's own dimensions, twins included: what MetricFlow can join to it.
     base_dimensions: dict[str, frozenset[str]] = field(default_factory=dict)
+    saved_queries: dict[str, SavedQueryInfo] = field(default_factory=dict)
 
     def group_by_names(self) -> list[str]:
         """Every name `group_by` accepts: dimensions, and time dimensions at each grain."""
@@ -124,7 +136,48 @@ def build(engine: Any, raw: dict[str, Any]) -> Catalog:
             dimensions=tuple(sorted(d for d in reach if d in dimensions)),
             twin=twin,
         )
-    return Catalog(dict(sorted(metrics.items())), dimensions, base_dimensions)
+    return Catalog(dict(sorted(metrics.items())), dimensions, base_dimensions, saved_queries(raw))
+
+
+def saved_queries(raw: dict[str, Any]) -> dict[str, SavedQueryInfo]:
+    """The saved queries of a semantic manifest (its JSON), by name; needs no engine."""
+    base_of = {m["name"]: _meta(m)[TWIN_OF] for m in raw.get("metrics", []) if TWIN_OF in _meta(m)}
+    return {q["name"]: _saved_query(q, base_of) for q in raw.get("saved_queries", [])}
+
+
+_OBJECT = re.compile(
+    r"^(?:Dimension|TimeDimension|Metric|Entity)\(\s*'([a-z0-9_]+)'\s*(?:,\s*'([a-z]+)'\s*)?\)"
+    r"(\.descending\(\s*True\s*\))?$",
+    re.IGNORECASE,
+)
+
+
+def _object_name(text: str, base_of: dict[str, str]) -> str:
+    """`TimeDimension('metric_time', 'year')` → `metric_time__year`; a descending `Metric(…)`
+    → `-name`; a twin metric → its base metric (the query routes back to the twin)."""
+    match = _OBJECT.match(text.strip())
+    if match is None:
+        raise ValueError(f"unsupported saved-query item {text!r}")
+    name, grain, descending = match.groups()
+    name = base_of.get(name, name)
+    return ("-" if descending else "") + (f"{name}__{grain}" if grain else name)
+
+
+def _saved_query(raw: dict[str, Any], base_of: dict[str, str]) -> SavedQueryInfo:
+    params = raw.get("query_params") or {}
+    filters = (params.get("where") or {}).get("where_filters") or []
+    return SavedQueryInfo(
+        name=raw["name"],
+        label=raw.get("label") or raw["name"],
+        description=raw.get("description") or "",
+        params={
+            "metrics": list(dict.fromkeys(base_of.get(m, m) for m in params.get("metrics", []))),
+            "group_by": [_object_name(g, base_of) for g in params.get("group_by", [])],
+            "where": [f["where_sql_template"] for f in filters],
+            "order_by": [_object_name(o, base_of) for o in params.get("order_by", [])],
+            "limit": params.get("limit"),
+        },
+    )
 
 
 def closest(name: str, choices: list[str], limit: int = 3) -> list[str]:

@@ -13,7 +13,7 @@ import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 from api.semantic.catalog import Catalog
 from api.semantic.catalog import build as build_catalog
@@ -102,7 +102,22 @@ def load(target_dir: Path) -> LoadedManifest:
 
 
 class EngineCache:
-    """The engine for the current manifest: rebuilt when the file changes (mtime or size)."""
+    """The engine for the current manifest: rebuilt when the file changes (mtime or size).
+
+    `shared` gives one cache per target directory for the whole process, so the API, its ask
+    service and an MCP session over the same dbt target load the manifest once, not once each.
+    """
+
+    _shared: ClassVar[dict[Path, EngineCache]] = {}
+    _shared_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    @classmethod
+    def shared(cls, target_dir: Path) -> EngineCache:
+        key = Path(target_dir).resolve()
+        with cls._shared_lock:
+            if key not in cls._shared:
+                cls._shared[key] = cls(key)
+            return cls._shared[key]
 
     def __init__(self, target_dir: Path) -> None:
         self.target_dir = target_dir

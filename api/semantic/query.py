@@ -183,6 +183,12 @@ def resolve(query: MetricQuery, catalog: Catalog) -> Resolved:
     for item in query.order_by:
         sign, name = ("-", item[1:]) if item.startswith("-") else ("", item)
         order_by.append(sign + twin_of.get(name, name))
+    if not order_by:  # a series reads in time order unless the caller asked for another
+        order_by = [
+            g
+            for g in query.group_by
+            if getattr(catalog.dimensions.get(catalog.dimension_of(g)), "type", "") == "time"
+        ]
     return Resolved(chosen, list(query.group_by), list(query.where), order_by, renames)
 
 

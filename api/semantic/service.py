@@ -12,8 +12,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from api.semantic.catalog import Catalog
-from api.semantic.engine import EngineCache
+from api.semantic.catalog import Catalog, closest
+from api.semantic.engine import EngineCache, SemanticLayerUnavailable
 from api.semantic.query import InvalidMetricQuery, MetricQuery, rename_outputs, resolve
 from api.text_to_sql.executor import QueryExecutor, QueryResult
 from api.text_to_sql.guard import CheckedQuery, UnsafeSql, check_sql
@@ -44,11 +44,27 @@ def _mf_reason(exc: Exception) -> str:
 
 class SemanticLayer:
     def __init__(self, target_dir: Path, executor: QueryExecutor | None = None) -> None:
-        self.engines = EngineCache(target_dir)
+        self.engines = EngineCache.shared(target_dir)
         self.executor = executor
+
+    def warm_up(self) -> bool:
+        """Load the engine now (at start-up) rather than on the first question; False when
+        there is no semantic manifest yet (the first request then says so)."""
+        try:
+            self.engines.get()
+        except SemanticLayerUnavailable:
+            return False
+        return True
 
     def catalog(self) -> Catalog:
         return self.engines.get().catalog
+
+    def saved_query(self, name: str) -> MetricQuery:
+        """The metric query a saved query of the dbt project stands for."""
+        saved = self.catalog().saved_queries
+        if name not in saved:
+            raise InvalidMetricQuery(f"unknown saved query {name!r}", closest(name, sorted(saved)))
+        return MetricQuery(**saved[name].params)
 
     def compile(
         self,

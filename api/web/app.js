@@ -152,6 +152,7 @@
 
   // ---- Formatting ----------------------------------------------------------------------------
   const plainInteger = (column) => /(^|_)(year|id)$/i.test(column);
+  const MIDNIGHT = /^(\d{4}-\d{2}-\d{2})(?:[T ]00:00:00(?:\.0+)?(?:Z|[+-]00:?00)?)?$/;
 
   function formatCell(value, column) {
     if (value === null || value === undefined) return "—";
@@ -162,6 +163,14 @@
       return value.toLocaleString("en-US", { maximumSignificantDigits: 4 });
     }
     if (typeof value === "object") return JSON.stringify(value);
+    const midnight = typeof value === "string" && MIDNIGHT.exec(value);
+    if (midnight) {
+      // A time dimension at a grain (metric_time__year): show the period, not a timestamp.
+      const grain = /__(year|quarter|month)$/i.exec(column);
+      if (grain && grain[1].toLowerCase() === "year") return midnight[1].slice(0, 4);
+      if (grain && grain[1].toLowerCase() === "month") return midnight[1].slice(0, 7);
+      return midnight[1];
+    }
     return String(value);
   }
 
@@ -237,9 +246,16 @@
       figure.hidden = true;
     }
     const tries = data.attempts === 1 ? "1 attempt" : `${data.attempts} attempts`;
-    $("ask-meta").textContent = data.route === "semantic" && data.metric_query
-      ? `Answered from the metric ${data.metric_query.metrics.join(", ")}: a governed metric query compiled by MetricFlow, by ${data.engine} (${tries}).`
-      : `SQL written from the dbt docs by ${data.engine || data.model} (${tries}).`;
+    if (data.route === "semantic" && data.metric_query) {
+      const labels = data.metric_query.metrics.map((name) => metricLabels.get(name) || name);
+      const noun = labels.length === 1 ? "metric" : "metrics";
+      $("ask-meta").textContent =
+        `Answered from the ${noun} ${labels.join(", ")}: a governed metric query compiled by ` +
+        `MetricFlow, written by ${data.engine} (${tries}).`;
+    } else {
+      $("ask-meta").textContent =
+        `SQL written from the dbt docs by ${data.engine || data.model} (${tries}).`;
+    }
     $("ask-result").hidden = false;
   }
 
@@ -282,6 +298,50 @@
         $("question").value = button.textContent.trim();
         ask($("question").value);
       });
+    }
+  }
+
+  // ---- Metrics panel: GET /metrics -----------------------------------------------------------
+  // Labels by name, so an answer names the governed metric as people read it ("Success rate").
+  const metricLabels = new Map();
+
+  function renderMetrics(catalog) {
+    const dimensionLabels = new Map(catalog.dimensions.map((d) => [d.name, d.label]));
+    const list = $("metrics-list");
+    list.replaceChildren();
+    for (const metric of catalog.metrics) {
+      metricLabels.set(metric.name, metric.label);
+      const item = document.createElement("li");
+      item.dataset.metric = metric.name;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "metric-ask secondary";
+      button.textContent = metric.label;
+      button.title = `Ask: ${metric.label} by year`;
+      button.addEventListener("click", () => {
+        $("question").value = `${metric.label} by year`;
+        $("ask-section").scrollIntoView({ block: "start" });
+        ask($("question").value);
+      });
+      const description = document.createElement("p");
+      description.className = "metric-description";
+      description.textContent = metric.description;
+      const dimensions = document.createElement("p");
+      dimensions.className = "hint metric-dimensions";
+      const names = metric.dimensions.map((d) => dimensionLabels.get(d) || d);
+      dimensions.textContent = `By: ${names.join(", ")}`;
+      item.append(button, description, dimensions);
+      list.append(item);
+    }
+  }
+
+  async function loadMetrics() {
+    const status = $("metrics-status");
+    try {
+      renderMetrics(await call("GET", "/metrics"));
+      status.textContent = "";
+    } catch (e) {
+      status.textContent = `The metrics are unavailable: ${asFailure(e).message}`;
     }
   }
 
@@ -415,6 +475,7 @@
     setupApiKey();
     setupAsk();
     setupPredict();
+    loadMetrics();
     loadConfig();
     loadHealth();
   });

@@ -84,3 +84,25 @@ def test_a_refused_metric_query_goes_back_for_a_correction(api, gemini):
     assert "pg_user" not in body["sql"]
     second = str(gemini.requests[1]["body"]["contents"])
     assert "was refused" in second
+
+
+def test_the_demo_standin_answers_saved_questions_through_the_semantic_route(
+    api, api_warehouse: ApiWarehouse
+) -> None:
+    from cli import gemini_standin
+
+    client = api(
+        GEMINI_BASE_URL=gemini_standin.start(target_dir=api_warehouse.dbt_target),
+        GEMINI_API_KEY=gemini_standin.STANDIN_KEY,
+    )
+    saved = client.post("/ask-text", json={"question": "What is the success rate by genre?"})
+    assert saved.status_code == 200, saved.text
+    body = saved.json()
+    assert body["route"] == "semantic"
+    assert body["metric_query"]["metrics"] == ["labelled_movies", "success_rate"]
+    assert body["columns"] == ["genre__genre_name", "labelled_movies", "success_rate"]
+    other = client.post(
+        "/ask-text", json={"question": "Which month of the year has the best average rating?"}
+    )
+    assert other.status_code == 200, other.text
+    assert other.json()["route"] == "sql" and "release_month" in other.json()["columns"]

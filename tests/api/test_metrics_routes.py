@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from typer.testing import CliRunner
 
+from cli.main import app
 from tests.conftest import query
 from tests.shared_fixtures import ApiWarehouse
+from warehouse.settings import reset_settings_cache
 
 
 def test_lists_metrics_and_dimensions_from_the_manifest(api) -> None:
@@ -68,3 +71,40 @@ def test_a_hostile_where_is_refused(api) -> None:
     )
     assert response.status_code == 422
     assert "where filter" in response.json()["error"]["message"]
+
+
+def test_a_time_series_comes_in_time_order_unless_asked_otherwise(api) -> None:
+    client = api()
+    body = {"metrics": ["movies"], "group_by": ["metric_time__year"]}
+    years = [row[0] for row in client.post("/metrics/query", json=body).json()["rows"]]
+    dated = [year for year in years if year is not None]
+    assert len(dated) > 3 and dated == sorted(dated) and years[: len(dated)] == dated
+    body["order_by"] = ["-movies"]
+    counts = [row[1] for row in client.post("/metrics/query", json=body).json()["rows"]]
+    assert counts == sorted(counts, reverse=True)
+
+
+def test_saved_queries_from_the_terminal_and_the_api(api, api_warehouse) -> None:
+    listed = api().get("/metrics").json()["saved_queries"]
+    by_name = {q["name"]: q for q in listed}
+    assert len(by_name) >= 7 and by_name["success_rate_by_genre"]["description"]
+    sent = api().post("/metrics/query", json=by_name["success_rate_by_genre"]["query"]).json()
+    assert sent["columns"] == ["genre__genre_name", "labelled_movies", "success_rate"]
+    rates = [row[2] for row in sent["rows"] if row[2] is not None]
+    assert len(rates) > 3 and rates == sorted(rates, reverse=True)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DATABASE_URL", api_warehouse.database_url)
+        mp.setenv("DBT_TARGET_PATH", str(api_warehouse.dbt_target))
+        reset_settings_cache()
+        runner = CliRunner()
+        listing = runner.invoke(app, ["metrics", "list"])
+        ran = runner.invoke(
+            app, ["metrics", "query", "--saved-query", "movies_per_genre_in_the_1990s", "--csv"]
+        )
+        wrong = runner.invoke(app, ["metrics", "query", "--saved-query", "sucess_rate_by_genre"])
+    reset_settings_cache()
+    assert listing.exit_code == 0 and "movies_per_genre_in_the_1990s" in listing.output
+    assert ran.exit_code == 0, ran.output
+    assert ran.output.splitlines()[0] == "genre__genre_name,movies"
+    assert wrong.exit_code == 1 and "success_rate_by_genre" in wrong.output

@@ -86,3 +86,30 @@ def test_the_check_passes_a_documented_project(tmp_path: Path) -> None:
     manifest = {"nodes": {model["unique_id"]: model}, "sources": {}}
     catalog = {"nodes": {model["unique_id"]: _relation("dim_genres", ["genre_id", "genre_name"])}}
     assert undocumented(*_write(tmp_path, manifest, catalog)) == []
+
+
+def test_the_check_catches_undescribed_semantic_words(tmp_path: Path) -> None:
+    ours = {"package_name": "tmdb_analytics"}
+    semantic_model = ours | {
+        "name": "movies",
+        "description": "One row per movie.",
+        "entities": [{"name": "movie", "description": ""}],
+        "dimensions": [{"name": "title", "description": "The title."}],
+        "measures": [{"name": "movie_count", "description": " "}],
+    }
+    manifest = {
+        "nodes": {},
+        "sources": {},
+        "semantic_models": {"semantic_model.tmdb_analytics.movies": semantic_model},
+        "metrics": {
+            "metric.tmdb_analytics.movies": ours | {"name": "movies", "label": "Movies"},
+            "metric.other.x": {"package_name": "other", "name": "x"},
+        },
+        "saved_queries": {"saved_query.tmdb_analytics.q": ours | {"name": "q", "label": "Q"}},
+    }
+    assert undocumented(*_write(tmp_path, manifest, {"nodes": {}})) == [
+        "semantic model movies: entity movie has no description",
+        "semantic model movies: measure movie_count has no description",
+        "metric movies: has no description",
+        "saved query q: has no description",
+    ]

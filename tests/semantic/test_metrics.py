@@ -181,3 +181,54 @@ def test_a_filter_by_director_matches_sql(layer: SemanticLayer) -> None:
         )
     )
     assert result.rows == [[count]]
+
+
+# People metrics, by hand over their credit fact as `c` (with the movie as `m`).
+PEOPLE = {
+    "cast_appearances": ("marts.fct_movie_cast", "count(*)"),
+    "actors": ("marts.fct_movie_cast", "count(distinct c.person_id)"),
+    "crew_credits": ("marts.fct_movie_crew", "count(*)"),
+    "crew_members": ("marts.fct_movie_crew", "count(distinct c.person_id)"),
+    "crew_movies": ("marts.fct_movie_crew", "count(distinct c.movie_id)"),
+}
+PEOPLE_BY = {
+    "metric_time__year": "date_trunc('year', c.release_date)::date::text",
+    "movie__primary_genre": "m.primary_genre",
+}
+
+
+@pytest.mark.parametrize("group_by", sorted(PEOPLE_BY))
+@pytest.mark.parametrize("metric", sorted(PEOPLE))
+def test_people_metric_matches_hand_written_sql(layer, metric: str, group_by: str) -> None:
+    table, expr = PEOPLE[metric]
+    expected = _rows(
+        layer,
+        f"select {PEOPLE_BY[group_by]} as k, {expr} as v from {table} as c"
+        " inner join marts.dim_movies as m on c.movie_id = m.movie_id group by 1",
+    )
+    assert len(expected) > 3
+    _same(expected, _metric(layer, metric, group_by))
+
+
+def test_movies_per_person_and_job(layer: SemanticLayer) -> None:
+    _, result = layer.run(
+        MetricQuery(
+            metrics=["crew_movies"],
+            group_by=["person__name"],
+            where=["{{ Dimension('crew_credit__job') }} = 'Director'"],
+        )
+    )
+    expected = _rows(
+        layer,
+        "select p.name, count(distinct c.movie_id) from marts.fct_movie_crew as c"
+        " inner join marts.dim_people as p on c.person_id = p.person_id"
+        " where c.job = 'Director' group by 1",
+    )
+    assert len(expected) > 3
+    _same(expected, {row[0]: row[1] for row in result.rows})
+
+
+def test_a_people_metric_by_genre_is_refused_not_miscounted(layer: SemanticLayer) -> None:
+    with pytest.raises(InvalidMetricQuery) as raised:
+        layer.compile(MetricQuery(metrics=["actors"], group_by=["genre__genre_name"]))
+    assert "genre__genre_name" in str(raised.value)

@@ -182,12 +182,54 @@ def test_an_example_question_needs_the_key_then_shows_rows_and_chart(page, live:
     assert page.text("#ask-answer") == "Some genres succeed far more often."
     assert page.evaluate("document.getElementById('ask-sql').textContent") == api["sql"]
     assert page.evaluate(visible("#ask-truncated")) is False
+    assert page.text("#ask-meta").startswith("SQL written from the dbt docs by gemini-test-flash")
     assert page.evaluate("document.getElementById('ask-chart').alt").startswith("Success rate")
     sent = [r for r in page.requests() if r["url"].endswith("/ask") and r["method"] == "POST"]
     assert sent[-1]["headers"].get("X-API-Key") == API_KEY
     assert json.loads(sent[-1]["postData"]) == {"question": QUESTION, "chart": True}
     assert page.js_errors() == []
     shot(page, "ask.png")
+
+
+def test_the_metrics_panel_lists_the_metrics_and_a_click_asks_about_one(page, live) -> None:
+    catalog = httpx.get(f"{live.url}/metrics", timeout=30).json()
+    page.wait_for("document.querySelectorAll('#metrics-list li').length > 0", "the metrics")
+    listed = page.evaluate(
+        "[...document.querySelectorAll('#metrics-list li')].map(li => [li.dataset.metric,"
+        " li.querySelector('button').innerText, li.querySelector('.metric-description').innerText,"
+        " li.querySelector('.metric-dimensions').innerText])"
+    )
+    assert [row[0] for row in listed] == [m["name"] for m in catalog["metrics"]]
+    success = next(m for m in catalog["metrics"] if m["name"] == "success_rate")
+    shown = next(row for row in listed if row[0] == "success_rate")
+    genre = next(d["label"] for d in catalog["dimensions"] if d["name"] == "genre__genre_name")
+    assert shown[1] == success["label"] and shown[2] == success["description"]
+    assert genre in shown[3]
+
+    def respond(request: dict):
+        if FakeGemini.wants_json(request):
+            query = {"metrics": ["success_rate"], "group_by": ["metric_time__year"]}
+            return {"metric_query": query, "chart": None, "reasoning": "the governed metric"}
+        return "The success rate moves from year to year."
+
+    live.gemini.respond_with(respond)
+    page.fill("#api-key", API_KEY)
+    page.click("#metrics-list li[data-metric=success_rate] button")
+    page.wait_for("document.querySelectorAll('#ask-table tbody tr').length > 0", "the answer")
+    assert page.evaluate("document.getElementById('question').value") == (
+        f"{success['label']} by year"
+    )
+    assert page.text("#ask-meta").startswith(f"Answered from the metric {success['label']}:")
+    rows = page.evaluate(
+        "[...document.querySelectorAll('#ask-table tbody tr')]"
+        ".map(tr => [...tr.cells].map(td => JSON.parse(td.dataset.value)))"
+    )
+    api = live.post("/ask", {"question": f"{success['label']} by year", "chart": True}).json()
+    assert api["route"] == "semantic" and rows == api["rows"] and len(rows) > 3
+    first_year = page.text("#ask-table tbody tr:first-child td:first-child")
+    assert first_year == rows[0][0][:4] and first_year.isdigit()  # the period, not a timestamp
+    assert page.js_errors() == []
+    shot(page, "metrics.png")
 
 
 def test_a_prediction_and_its_errors(page: Page, live: Live) -> None:
@@ -253,3 +295,17 @@ def test_the_dbt_docs_site_loads(page: Page, live: Live) -> None:
         "the dim_movies page of the dbt docs",
     )
     shot(page, "dbt-docs.png")
+    # The semantic layer is browsable there too: a metric's page and a semantic model's page.
+    page.goto(f"{live.url}/dbt-docs/#!/metric/metric.tmdb_analytics.success_rate")
+    page.wait_for(
+        "document.body.innerText.includes('success_rate')"
+        " && document.body.innerText.includes('Share of labelled movies')",
+        "the success_rate page of the dbt docs",
+    )
+    page.goto(f"{live.url}/dbt-docs/#!/semantic_model/semantic_model.tmdb_analytics.movie_genres")
+    page.wait_for(
+        "document.body.innerText.includes('movie_genres')"
+        " && document.body.innerText.includes('fct_movie_genres')",
+        "the movie_genres semantic model page of the dbt docs",
+    )
+    shot(page, "dbt-docs-semantic.png")

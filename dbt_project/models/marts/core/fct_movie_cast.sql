@@ -17,6 +17,7 @@ final as (
     select
         cast_credits.movie_id,
         cast_credits.person_id,
+        movies.release_date,
         string_agg(
             cast_credits.character_name, ' / '
             order by cast_credits.cast_order, cast_credits.credit_id
@@ -27,7 +28,7 @@ final as (
     from cast_credits
     inner join movies
         on cast_credits.movie_id = movies.movie_id
-    group by cast_credits.movie_id, cast_credits.person_id
+    group by cast_credits.movie_id, cast_credits.person_id, movies.release_date
 
 )
 

@@ -17,6 +17,7 @@ final as (
     select
         crew_credits.movie_id,
         crew_credits.person_id,
+        movies.release_date,
         min(crew_credits.department) as department,
         crew_credits.job
 
@@ -24,7 +25,7 @@ final as (
     inner join movies
         on crew_credits.movie_id = movies.movie_id
     where crew_credits.job is not null
-    group by crew_credits.movie_id, crew_credits.person_id, crew_credits.job
+    group by crew_credits.movie_id, crew_credits.person_id, crew_credits.job, movies.release_date
 
 )
 
