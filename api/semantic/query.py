@@ -34,6 +34,12 @@ _REFERENCE = re.compile(
 )
 
 
+# `{{ Dimension('genre__genre_name') }} = 'Drama'`: one value of one dimension.
+_ONE_VALUE = re.compile(
+    r"^\s*\{\{\s*Dimension\(\s*'[a-z0-9_]+'\s*\)\s*\}\}\s*=\s*'(?:[^']|'')*'\s*$"
+)
+
+
 class InvalidMetricQuery(ValueError):
     """The query names something that does not exist, or says something not allowed."""
 
@@ -157,12 +163,33 @@ def where_dimensions(condition: str, catalog: Catalog) -> list[str]:
     return names
 
 
+def _check_counted_once(
+    twin_only: set[str], grouped: set[str], filters: dict[str, set[str]]
+) -> None:
+    """Filtered by genre but not split by it, the twin counts a movie once per matching genre:
+    right for one genre ("dramas"), wrong for several ("dramas or comedies" would count a
+    drama-comedy twice) or an exclusion ("not dramas" would keep it for its comedy). So those
+    are refused with what to do instead, never answered with a miscount."""
+    if twin_only & grouped:
+        return
+    conditions = [c for c, names in filters.items() if names & twin_only]
+    if len(conditions) == 1 and _ONE_VALUE.match(conditions[0]):
+        return
+    dims = ", ".join(sorted(twin_only))
+    raise InvalidMetricQuery(
+        f"filtering by {dims} without grouping by it may count a movie once per matching value:"
+        f" filter on one value ({{{{ Dimension('{sorted(twin_only)[0]}') }}}} = '...'), or group"
+        f" by {dims} to see each",
+        sorted(twin_only),
+    )
+
+
 def resolve(query: MetricQuery, catalog: Catalog) -> Resolved:
     """Check the names, then pick each metric or its genre twin so the dimensions are reachable."""
     _check_names(query, catalog)
-    wanted = {catalog.dimension_of(g) for g in query.group_by}
-    for condition in query.where:
-        wanted.update(where_dimensions(condition, catalog))
+    grouped = {catalog.dimension_of(g) for g in query.group_by}
+    filters = {condition: set(where_dimensions(condition, catalog)) for condition in query.where}
+    wanted = grouped.union(*filters.values())
     renames: dict[str, str] = {}
     chosen: list[str] = []
     for name in query.metrics:
@@ -170,6 +197,7 @@ def resolve(query: MetricQuery, catalog: Catalog) -> Resolved:
         if wanted <= catalog.base_dimensions[name]:
             chosen.append(name)
         elif info.twin is not None and wanted <= catalog.base_dimensions[info.twin]:
+            _check_counted_once(wanted - catalog.base_dimensions[name], grouped, filters)
             chosen.append(info.twin)
             renames[info.twin] = name
         else:

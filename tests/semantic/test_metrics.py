@@ -232,3 +232,38 @@ def test_a_people_metric_by_genre_is_refused_not_miscounted(layer: SemanticLayer
     with pytest.raises(InvalidMetricQuery) as raised:
         layer.compile(MetricQuery(metrics=["actors"], group_by=["genre__genre_name"]))
     assert "genre__genre_name" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "{{ Dimension('genre__genre_name') }} in ('Drama', 'Comedy')",
+        "{{ Dimension('genre__genre_name') }} = 'Drama' or {{ Dimension('genre__genre_name') }}"
+        " = 'Comedy'",
+        "{{ Dimension('genre__genre_name') }} != 'Drama'",
+    ],
+)
+def test_several_genres_without_grouping_are_refused_not_double_counted(layer, condition) -> None:
+    with pytest.raises(InvalidMetricQuery) as raised:
+        layer.compile(MetricQuery(metrics=["movies"], where=[condition]))
+    assert "count a movie once per matching value" in str(raised.value)
+    # Split by genre, the same filter is well defined: each genre's own count.
+    _, split = layer.run(
+        MetricQuery(metrics=["movies"], group_by=["genre__genre_name"], where=[condition])
+    )
+    assert split.rows
+
+
+def test_one_genre_filter_counts_each_movie_once(layer: SemanticLayer) -> None:
+    _, dramas = layer.run(
+        MetricQuery(
+            metrics=["total_revenue_usd"],
+            where=["{{ Dimension('genre__genre_name') }} = 'Drama'"],
+        )
+    )
+    expected = _rows(
+        layer,
+        "select 1, sum(m.revenue_usd) from marts.dim_movies as m where exists (select 1 from"
+        " marts.bridge_movie_genres as b where b.movie_id = m.movie_id and b.genre_name = 'Drama')",
+    )[1]
+    assert math.isclose(dramas.rows[0][0], expected, rel_tol=1e-9)
