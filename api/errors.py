@@ -52,6 +52,7 @@ ASK_FAILURE_STATUS: dict[AskFailure, int] = {
     AskFailure.QUERY_FAILED: 400,
     AskFailure.QUERY_TIMEOUT: 504,
     AskFailure.LLM_UNAVAILABLE: 503,
+    AskFailure.UNANSWERABLE: 422,
 }
 
 # The domain errors a route may let through; `http_error` answers each.

@@ -214,12 +214,18 @@ class AskResponse(BaseModel):
     chart: Chart | None = None
     attempts: int
     model: str
-    engine: str = Field(description="What wrote the query: the Gemini model's name.")
+    engine: str = Field(
+        description="What wrote the query, truthfully: `builtin` or the Gemini model's name."
+    )
     route: Literal["semantic", "sql"] = Field(
         description="semantic: a governed metric query compiled by MetricFlow; sql: SQL from the"
         " dbt docs."
     )
     metric_query: dict[str, Any] | None = None
+    understood: list[str] | None = Field(
+        default=None,
+        description="The built-in engine's reading: metrics, groupings, years, grounded values.",
+    )
 
 
 class Health(BaseModel):

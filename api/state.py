@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from api.grounding.values import DIMENSION_OF_KIND, Grounder
+from api.semantic.engine import SemanticLayerUnavailable
 from api.semantic.service import SemanticLayer
 from api.text_to_sql.executor import QueryExecutor
 from api.text_to_sql.llm import GeminiClient
@@ -29,6 +31,8 @@ if TYPE_CHECKING:
     from ml.predict import Predictor
 
 logger = logging.getLogger(__name__)
+
+GROUNDING_ROWS = 20_000_000  # every distinct value of the real catalogue (about 4.2 M)
 
 
 class RateLimiter:
@@ -120,17 +124,45 @@ class AppState:
         self.executor.close()
 
 
+def value_grounder(target_dir: Path, executor: QueryExecutor, semantic: SemanticLayer) -> Grounder:
+    """The value index over the marts, read as `tmdb_analyst`, with the value synonyms the
+    semantic layer's dimensions declare ("sci-fi" → Science Fiction)."""
+    kind_of = {dimension: kind for kind, dimension in DIMENSION_OF_KIND.items()}
+
+    def synonyms() -> dict[str, dict[str, list[str]]]:
+        try:
+            dimensions = semantic.catalog().dimensions.values()
+        except SemanticLayerUnavailable:
+            return {}
+        return {
+            kind_of[d.name]: {value: list(names) for value, names in d.value_synonyms.items()}
+            for d in dimensions
+            if d.name in kind_of and d.value_synonyms
+        }
+
+    return Grounder(target_dir, lambda sql: executor.run(sql, GROUNDING_ROWS).rows, synonyms)
+
+
 def build_state(settings: Settings) -> AppState:
     executor = QueryExecutor(analyst_url(settings), timeout_ms=settings.query_timeout_ms)
     api_key = settings.gemini_api_key.get_secret_value() if settings.gemini_api_key else None
     llm = GeminiClient(api_key, settings.gemini_model, base_url=settings.gemini_base_url)
     keys = frozenset(k.strip() for k in (settings.api_keys or "").split(",") if k.strip())
     semantic = SemanticLayer(settings.dbt_target_path, executor)
+    grounder = value_grounder(settings.dbt_target_path, executor, semantic)
+    ask = AskService(
+        llm,
+        executor,
+        SchemaContextCache(settings.dbt_target_path),
+        semantic,
+        mode=settings.ask_engine,
+        grounder=grounder,
+    )
     return AppState(
         settings=settings,
         executor=executor,
         models=ModelHolder(settings.artifacts_dir),
-        ask=AskService(llm, executor, SchemaContextCache(settings.dbt_target_path), semantic),
+        ask=ask,
         ask_limiter=RateLimiter(settings.ask_requests_per_minute),
         semantic=semantic,
         api_keys=keys,

@@ -152,7 +152,11 @@ def main(settings: Settings) -> int:
         return 1
 
     if not settings.gemini_api_key:
-        settings = start_gemini_standin(settings)
+        console.print(
+            "[bold yellow]No GEMINI_API_KEY: questions are answered by the built-in engine"
+            " (deterministic, over the semantic layer; it refuses what it cannot map). Set"
+            " GEMINI_API_KEY for Gemini.[/]"
+        )
     print_urls(settings, url)
     import uvicorn
 
@@ -161,24 +165,6 @@ def main(settings: Settings) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.run(create_app(settings), host=API_HOST, port=API_PORT, log_level="warning")
     return 0
-
-
-def start_gemini_standin(settings: Settings) -> Settings:
-    """Start the local Gemini stand-in; returns the settings pointed at it."""
-    from pydantic import SecretStr
-
-    from cli import gemini_standin
-
-    local = {
-        "gemini_base_url": gemini_standin.start(target_dir=settings.dbt_target_path),
-        "gemini_api_key": SecretStr(gemini_standin.STANDIN_KEY),
-    }
-    console.print(
-        "[bold yellow]No GEMINI_API_KEY: questions are answered by a local stand-in that picks the"
-        " closest verified example (its saved metric query, or its SQL); set GEMINI_API_KEY for"
-        " real answers.[/]"
-    )
-    return settings.model_copy(update=local)
 
 
 def _sample_movie(url: str) -> tuple[int, str]:

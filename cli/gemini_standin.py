@@ -1,11 +1,11 @@
-"""A local Gemini-compatible stand-in for `make demo` without a GEMINI_API_KEY.
+"""A local Gemini-compatible stand-in with no thinking time, for `bench/api_latency.py`.
 
 It speaks the `generateContent` wire format the google-genai SDK uses, so the API runs its real
 path (SDK → guard → analyst role → chart). Its "model" is retrieval, not generation: for a SQL
 request it returns the verified example (`api/text_to_sql/examples.yml`) closest to the
 question, as the metric query of its saved query when the dbt project has one (the semantic
 route) and as its SQL otherwise; for an answer request it describes the result rows it was
-shown. The demo says so.
+shown. (Without a key the product uses the built-in engine, `api/builtin/`, not this.)
 """
 
 from __future__ import annotations

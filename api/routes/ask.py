@@ -15,18 +15,15 @@ from api.schemas import (
     Chart,
     QuestionRequest,
 )
-from api.text_to_sql.service import AskAnswer, AskFailed, AskFailure
+from api.text_to_sql.service import AskAnswer
 
 router = APIRouter(tags=["ask"])
 
-NO_KEY = "GEMINI_API_KEY is not set: /ask is unavailable"
-
 
 def answer_question(state, body: QuestionRequest, max_rows: int, chart: bool) -> AskAnswer:
-    """The answer to a validated question. What can go wrong (AskFailed, missing dbt docs, the
-    warehouse down) becomes an HTTP error in `api.errors`."""
-    if state.settings.gemini_api_key is None:
-        raise AskFailed(AskFailure.LLM_UNAVAILABLE, NO_KEY)
+    """The answer to a validated question, from Gemini or the built-in engine (ASK_ENGINE).
+    What can go wrong (AskFailed, missing dbt docs, the warehouse down) becomes an HTTP error
+    in `api.errors`."""
     return state.ask.ask(body.question, max_rows=max_rows, chart=chart)
 
 
@@ -50,6 +47,7 @@ def to_response(answer: AskAnswer) -> AskResponse:
         engine=answer.model,
         route=answer.route,
         metric_query=answer.metric_query,
+        understood=answer.understood or None,
     )
 
 

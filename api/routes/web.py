@@ -19,9 +19,6 @@ router = APIRouter(tags=["web"], include_in_schema=False)
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 TMDB_API_HOST = "api.themoviedb.org"
-# The key `make demo` gives the local Gemini stand-in (cli/gemini_standin.py; api never imports
-# cli, so the value is repeated here).
-STANDIN_KEY = "local-standin"
 
 # The page's assets: nothing else under WEB_DIR is served.
 ASSETS = {
@@ -39,18 +36,17 @@ NO_CACHE = {"Cache-Control": "no-cache"}
 
 class WebConfig(BaseModel):
     synthetic_data: bool
-    llm: Literal["gemini", "local-standin", "none"]
+    llm: Literal["gemini", "builtin", "none"]
 
 
 def web_config(settings: Settings) -> WebConfig:
+    """Who answers questions (ASK_ENGINE with or without a key), for the page to say so."""
     host = urlsplit(settings.tmdb_api_base_url).hostname or ""
-    key = settings.gemini_api_key.get_secret_value() if settings.gemini_api_key else None
-    if key is None:
-        llm = "none"
-    elif key == STANDIN_KEY:
-        llm = "local-standin"
+    has_key = settings.gemini_api_key is not None
+    if settings.ask_engine == "builtin" or (settings.ask_engine == "auto" and not has_key):
+        llm = "builtin"
     else:
-        llm = "gemini"
+        llm = "gemini" if has_key else "none"
     return WebConfig(synthetic_data=host.lower() != TMDB_API_HOST, llm=llm)
 
 

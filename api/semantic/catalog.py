@@ -27,6 +27,9 @@ class MetricInfo:
     synonyms: tuple[str, ...]
     dimensions: tuple[str, ...]  # what it groups and filters by (genre through its twin)
     twin: str | None = None  # the metric that answers it by genre
+    # The metric it counts in place of where that one cannot go (meta `stands_for`): an
+    # actor's "movies" are their cast appearances.
+    stands_for: str | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,8 @@ class DimensionInfo:
     description: str
     type: str  # categorical | time
     synonyms: tuple[str, ...] = ()
+    # Other names of its values ("sci-fi" → Science Fiction), from meta `value_synonyms`.
+    value_synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,10 @@ def build(engine: Any, raw: dict[str, Any]) -> Catalog:
             description=dim.description or "",
             type="time" if dim.type.value == "time" else "categorical",
             synonyms=_synonyms(source),
+            value_synonyms={
+                str(value): tuple(str(n) for n in names or [])
+                for value, names in (_meta(source).get("value_synonyms") or {}).items()
+            },
         )
 
     raw_metrics = {m["name"]: m for m in raw.get("metrics", [])}
@@ -135,6 +144,7 @@ def build(engine: Any, raw: dict[str, Any]) -> Catalog:
             synonyms=_synonyms(metric),
             dimensions=tuple(sorted(d for d in reach if d in dimensions)),
             twin=twin,
+            stands_for=_meta(metric).get("stands_for"),
         )
     return Catalog(dict(sorted(metrics.items())), dimensions, base_dimensions, saved_queries(raw))
 

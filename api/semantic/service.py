@@ -8,17 +8,20 @@ statement timeout, through the same executor as `/ask`.
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 from api.semantic.catalog import Catalog, closest
-from api.semantic.engine import EngineCache, SemanticLayerUnavailable
+from api.semantic.engine import EngineCache, LoadedManifest, SemanticLayerUnavailable
 from api.semantic.query import InvalidMetricQuery, MetricQuery, rename_outputs, resolve
 from api.text_to_sql.executor import QueryExecutor, QueryResult
 from api.text_to_sql.guard import CheckedQuery, UnsafeSql, check_sql
 
 DEFAULT_ROWS = 1_000
+COMPILED_KEPT = 512  # compiled queries kept per semantic layer
 _MESSAGE = re.compile(r"Message:\s*(.*?)(?:\n\s*\n|$)", re.DOTALL)
 
 
@@ -46,6 +49,8 @@ class SemanticLayer:
     def __init__(self, target_dir: Path, executor: QueryExecutor | None = None) -> None:
         self.engines = EngineCache.shared(target_dir)
         self.executor = executor
+        self._compiled: OrderedDict[tuple, CompiledMetricQuery] = OrderedDict()
+        self._lock = threading.Lock()
 
     def warm_up(self) -> bool:
         """Load the engine now (at start-up) rather than on the first question; False when
@@ -73,10 +78,35 @@ class SemanticLayer:
         max_rows: int = DEFAULT_ROWS,
         allowed_tables: Collection[str] | None = None,
     ) -> CompiledMetricQuery:
-        """Validate, compile with MetricFlow, and check the SQL as the guard checks any SQL."""
+        """Validate, compile with MetricFlow, and check the SQL as the guard checks any SQL.
+
+        The same query over the same manifest always compiles to the same SQL, so a compiled
+        query is kept (a bounded LRU keyed by the manifest's hash): a dashboard, a panel click
+        or a repeated question costs the guard's checked result, not MetricFlow's planner."""
+        loaded = self.engines.get()
+        tables = tuple(sorted(allowed_tables)) if allowed_tables is not None else None
+        key = (loaded.sha256, query.model_dump_json(), max_rows, tables)
+        with self._lock:
+            cached = self._compiled.get(key)
+            if cached is not None:
+                self._compiled.move_to_end(key)
+                return cached
+        compiled = self._compile(loaded, query, max_rows, allowed_tables)
+        with self._lock:
+            self._compiled[key] = compiled
+            while len(self._compiled) > COMPILED_KEPT:
+                self._compiled.popitem(last=False)
+        return compiled
+
+    def _compile(
+        self,
+        loaded: LoadedManifest,
+        query: MetricQuery,
+        max_rows: int,
+        allowed_tables: Collection[str] | None,
+    ) -> CompiledMetricQuery:
         from metricflow.engine.metricflow_engine import MetricFlowQueryRequest
 
-        loaded = self.engines.get()
         resolved = resolve(query, loaded.catalog)
         request = MetricFlowQueryRequest.create(
             metric_names=resolved.metrics,

@@ -111,6 +111,10 @@ class GeminiClient:
             f"key_set={self._client is not None})"
         )
 
+    @property
+    def has_key(self) -> bool:
+        return self._client is not None
+
     # -- public API ------------------------------------------------------------------------------
     def generate_json(self, system: str, prompt: str, schema: type[BaseModel] | dict) -> LlmReply:
         """Ask for JSON matching `schema`; `reply.data` is the parsed JSON."""

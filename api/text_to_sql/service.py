@@ -20,7 +20,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, create_model
 
+from api.builtin.answer import describe
+from api.builtin.engine import ENGINE as BUILTIN
+from api.builtin.engine import BuiltinEngine, Unanswerable
 from api.charts import ChartType, draw, resolve_spec
+from api.grounding.values import Grounder, Values
 from api.semantic.catalog import Catalog
 from api.semantic.engine import SemanticLayerUnavailable
 from api.semantic.query import InvalidMetricQuery, MetricQuery
@@ -108,6 +112,7 @@ class AskFailure(StrEnum):
     QUERY_FAILED = "query_failed"
     QUERY_TIMEOUT = "query_timeout"
     LLM_UNAVAILABLE = "llm_unavailable"
+    UNANSWERABLE = "unanswerable"
 
 
 class AskFailed(RuntimeError):
@@ -133,6 +138,7 @@ class AskAnswer:
     usage: dict[str, int] = field(default_factory=dict)
     route: str = "sql"  # "semantic": a metric query compiled by MetricFlow
     metric_query: dict[str, Any] | None = None
+    understood: list[str] = field(default_factory=list)  # the built-in engine's reading
 
 
 SQL_SYSTEM = """You turn an analyst's question about movies into one query.
@@ -229,12 +235,18 @@ class AskService:
         executor: QueryExecutor,
         schema: SchemaContextCache,
         semantic: SemanticLayer | None = None,
+        *,
+        mode: str = "auto",
+        grounder: Grounder | None = None,
     ) -> None:
         self.llm = llm
         self.executor = executor
         self.schema = schema
         self.semantic = semantic
+        self.mode = mode  # ASK_ENGINE: auto | gemini | builtin
+        self.grounder = grounder
         self.cache = CheckedSqlCache()
+        self._builtin: tuple[Catalog, Values | None, BuiltinEngine] | None = None
         # The draft schema and the metrics' prompt text of the current catalog, built once.
         self._prompt: tuple[Catalog | None, type[BaseModel], str] | None = None
 
@@ -253,7 +265,76 @@ class AskService:
             self._prompt = (catalog, draft_schema(catalog), metrics_text(catalog))
         return self._prompt[1], self._prompt[2]
 
+    def _values(self) -> Values | None:
+        return self.grounder.get() if self.grounder is not None else None
+
+    def builtin(self) -> BuiltinEngine:
+        """The built-in engine over the current catalog and value index (built once each)."""
+        catalog = self._catalog()
+        if catalog is None:
+            raise AskFailed(
+                AskFailure.UNANSWERABLE,
+                "the semantic layer is not built yet (run `tmdb transform`)",
+            )
+        values = self._values()
+        if self._builtin is None or self._builtin[:2] != (catalog, values):
+            self._builtin = (catalog, values, BuiltinEngine(catalog, values))
+        return self._builtin[2]
+
     def ask(self, question: str, *, max_rows: int = 100, chart: bool = False) -> AskAnswer:
+        """The answer, from Gemini or the built-in engine as ASK_ENGINE says (CONTRACT §2):
+        `auto` asks Gemini when there is a key and falls back to the built-in engine, saying
+        so, when Gemini is unavailable."""
+        if self.mode == BUILTIN or (self.mode == "auto" and not self.llm.has_key):
+            return self._ask_builtin(question, max_rows, chart)
+        if not self.llm.has_key:
+            raise AskFailed(
+                AskFailure.LLM_UNAVAILABLE, "GEMINI_API_KEY is not set (ASK_ENGINE=gemini)"
+            )
+        try:
+            return self._ask_gemini(question, max_rows, chart)
+        except AskFailed as exc:
+            if exc.kind is not AskFailure.LLM_UNAVAILABLE or self.mode != "auto":
+                raise
+            logger.warning("Gemini unavailable, the built-in engine answers: %s", exc)
+            return self._ask_builtin(
+                question, max_rows, chart, note=f"Gemini was unavailable ({exc}); "
+            )
+
+    def _ask_builtin(self, question: str, max_rows: int, chart: bool, note: str = "") -> AskAnswer:
+        engine = self.builtin()
+        try:
+            understood = engine.understand(question)
+            compiled = self.semantic.compile(understood.query, max_rows=max_rows)
+        except Unanswerable as exc:
+            raise AskFailed(AskFailure.UNANSWERABLE, f"{note}{exc}") from None
+        except InvalidMetricQuery as exc:
+            raise AskFailed(
+                AskFailure.UNANSWERABLE,
+                f"{note}The built-in engine understood {'; '.join(understood.described)},"
+                f" but the semantic layer cannot answer it: {exc}",
+            ) from None
+        result = self._execute(compiled.checked, max_rows)
+        answer = describe(understood, result, engine.catalog)
+        response = AskAnswer(
+            question=question,
+            answer=f"{note}the built-in engine answered. {answer}" if note else answer,
+            sql=compiled.sql,
+            columns=result.columns,
+            rows=result.rows,
+            truncated=result.truncated,
+            attempts=1,
+            model=BUILTIN,
+            route="semantic",
+            metric_query=understood.query.model_dump(exclude_defaults=True),
+            understood=understood.described,
+        )
+        if chart:
+            suggestion = ChartSuggestion(**understood.chart) if understood.chart else None
+            self._draw(response, suggestion)
+        return response
+
+    def _ask_gemini(self, question: str, max_rows: int, chart: bool) -> AskAnswer:
         started = time.monotonic()
         context = self.schema.get()
         usage = {"input_tokens": 0, "output_tokens": 0}
@@ -307,8 +388,9 @@ class AskService:
         system = SQL_SYSTEM.format(schema=context.prompt_text(), metrics=metrics)
         feedback: list[str] = []
         last: AskFailed | None = None
+        grounded = self._grounded(question)
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            prompt = self._sql_prompt(question, feedback)
+            prompt = self._sql_prompt(question, feedback, grounded)
             try:
                 reply = self.llm.generate_json(system, prompt, schema)
             except LlmBadOutput as exc:
@@ -373,12 +455,25 @@ class AskService:
             ) from None
         return Drafted(checked, draft.chart)
 
+    def _grounded(self, question: str) -> list[str]:
+        """The values the question names, as the marts spell them, for the prompt."""
+        try:
+            return self.builtin().mentions(question) if self.grounder is not None else []
+        except AskFailed:
+            return []
+
     @staticmethod
-    def _sql_prompt(question: str, feedback: list[str]) -> str:
+    def _sql_prompt(question: str, feedback: list[str], grounded: list[str] = ()) -> str:
         examples = "\n\n".join(
             f"Question: {example.question}\nSQL:\n{example.sql}" for example in closest(question)
         )
-        prompt = f"Verified examples:\n\n{examples}\n\nQuestion: {question}"
+        prompt = f"Verified examples:\n\n{examples}\n\n"
+        if grounded:
+            prompt += (
+                "Values the question names, as they are spelt in the marts (filter on these"
+                " exact values):\n- " + "\n- ".join(grounded) + "\n\n"
+            )
+        prompt += f"Question: {question}"
         if feedback:
             prompt += "\n\nCorrect these problems:\n- " + "\n- ".join(feedback)
         return prompt

@@ -12,6 +12,7 @@
     unsafe_sql: "The question could not be turned into a safe, read-only query. Try rephrasing it.",
     query_failed: "The query for this question failed. Try rephrasing it.",
     llm_unavailable: "The language model that answers questions is unavailable right now.",
+    unanswerable: "This question could not be mapped to the metrics; see what was understood and what to try.",
     model_unavailable: "The prediction model is not available (has it been trained?).",
     query_timeout: "The query took too long and was stopped. Try a narrower question.",
     rate_limited: "Too many questions in a short time. Wait a little and try again.",
@@ -439,10 +440,10 @@
       if (config.synthetic_data) {
         notice("The data shown is synthetic (local TMDB server).", "synthetic");
       }
-      if (config.llm === "local-standin") {
+      if (config.llm === "builtin") {
         notice(
-          "Questions are answered by a local stand-in, not Gemini: it runs the closest verified " +
-            "example query.",
+          "Questions are answered by the built-in engine, without a language model: it reads " +
+            "questions about the governed metrics and says when it cannot answer one.",
           "llm",
         );
       } else if (config.llm === "none") {

@@ -129,13 +129,19 @@ def test_query_timeout(api, gemini) -> None:
     assert response.status_code == 504 and response.json()["error"]["code"] == "query_timeout"
 
 
-def test_without_a_gemini_key_ask_is_unavailable_but_predict_works(
+def test_without_a_gemini_key_the_builtin_engine_answers_and_predict_works(
     api, gemini, api_warehouse
 ) -> None:
     client = api(GEMINI_API_KEY="")
-    response = client.post("/ask", json={"question": "Anything at all"})
-    assert response.status_code == 503
-    assert response.json()["error"]["code"] == "llm_unavailable"
+    answered = client.post("/ask", json={"question": "How many movies are there?"})
+    assert answered.status_code == 200, answered.text
+    body = answered.json()
+    [[movies]] = _direct(api_warehouse.database_url, "select count(*) from marts.dim_movies")
+    assert body["engine"] == body["model"] == "builtin" and body["route"] == "semantic"
+    assert body["rows"] == [[movies]]
+    refused = client.post("/ask", json={"question": "Anything at all"})
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "unanswerable"
     assert gemini.requests == []
     [[movie_id]] = _direct(api_warehouse.database_url, "select min(movie_id) from marts.dim_movies")
     predicted = client.post("/predict", json={"movie_id": movie_id})
@@ -144,12 +150,31 @@ def test_without_a_gemini_key_ask_is_unavailable_but_predict_works(
     assert health["model_version"] == "api-test"
 
 
-def test_llm_outage_is_a_clean_503(api, gemini) -> None:
+def test_ask_engine_gemini_without_a_key_is_a_clean_503(api, gemini) -> None:
+    response = api(GEMINI_API_KEY="", ASK_ENGINE="gemini").post(
+        "/ask", json={"question": "How many movies are there?"}
+    )
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "llm_unavailable"
+    assert gemini.requests == []
+
+
+def test_llm_outage_is_a_clean_503_with_ask_engine_gemini(api, gemini) -> None:
     gemini.respond_with(lambda request: HttpError(503))
-    response = api().post("/ask", json={"question": "Is the model up?"})
+    response = api(ASK_ENGINE="gemini").post("/ask", json={"question": "Is the model up?"})
     assert response.status_code == 503
     error = response.json()["error"]
     assert error["code"] == "llm_unavailable" and "test-gemini-key" not in response.text
+
+
+def test_llm_outage_falls_back_to_the_builtin_engine_saying_so(api, gemini, api_warehouse):
+    gemini.respond_with(lambda request: HttpError(503))
+    response = api().post("/ask", json={"question": "How many movies are there?"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["engine"] == "builtin" and body["answer"].startswith("Gemini was unavailable")
+    [[movies]] = _direct(api_warehouse.database_url, "select count(*) from marts.dim_movies")
+    assert body["rows"] == [[movies]] and gemini.requests
 
 
 def test_the_analyst_role_is_a_second_wall(api_warehouse, monkeypatch) -> None:

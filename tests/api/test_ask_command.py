@@ -37,12 +37,19 @@ def test_tmdb_ask_prints_the_answer_and_writes_the_chart(
     assert chart.read_bytes().startswith(b"\x89PNG")
 
 
-def test_tmdb_ask_without_a_key_is_one_line(api_warehouse) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "GEMINI_API_KEY"}
+def test_tmdb_ask_without_a_key_uses_the_builtin_engine(api_warehouse) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("GEMINI_API_KEY", "ASK_ENGINE")}
     env["DATABASE_URL"] = api_warehouse.database_url
-    result = subprocess.run(
-        [sys.executable, "-m", "cli.main", "ask", "Anything?"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60,
+    env["DBT_TARGET_PATH"] = str(api_warehouse.dbt_target)
+    answered = subprocess.run(
+        [sys.executable, "-m", "cli.main", "ask", "How many movies are there?"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
-    assert result.returncode == 1
-    assert "GEMINI_API_KEY is not set" in result.stderr and "Traceback" not in result.stderr
+    assert answered.returncode == 0, answered.stderr
+    assert "Movies:" in answered.stdout and "1 rows" in answered.stdout
+    refused = subprocess.run(
+        [sys.executable, "-m", "cli.main", "ask", "Anything?"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert refused.returncode == 1
+    assert "could not place" in refused.stderr and "Traceback" not in refused.stderr

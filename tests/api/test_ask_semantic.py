@@ -86,7 +86,7 @@ def test_a_refused_metric_query_goes_back_for_a_correction(api, gemini):
     assert "was refused" in second
 
 
-def test_the_demo_standin_answers_saved_questions_through_the_semantic_route(
+def test_the_bench_standin_answers_saved_questions_through_the_semantic_route(
     api, api_warehouse: ApiWarehouse
 ) -> None:
     from cli import gemini_standin

@@ -267,3 +267,12 @@ def test_one_genre_filter_counts_each_movie_once(layer: SemanticLayer) -> None:
         " marts.bridge_movie_genres as b where b.movie_id = m.movie_id and b.genre_name = 'Drama')",
     )[1]
     assert math.isclose(dramas.rows[0][0], expected, rel_tol=1e-9)
+
+
+def test_a_compiled_query_is_reused_for_the_same_manifest(layer: SemanticLayer) -> None:
+    query = MetricQuery(metrics=["success_rate"], group_by=["movie__primary_genre"])
+    first = layer.compile(query)
+    assert layer.compile(MetricQuery(**query.model_dump())) is first
+    assert (
+        layer.compile(query, max_rows=5) is not first and layer.compile(query, max_rows=5).rows == 5
+    )

@@ -85,8 +85,12 @@ def test_nothing_else_under_static(web_client, path) -> None:
             {"TMDB_API_BASE_URL": "http://127.0.0.1:8765/3"},
             {"synthetic_data": True, "llm": "gemini"},
         ),
-        ({"GEMINI_API_KEY": "local-standin"}, {"synthetic_data": False, "llm": "local-standin"}),
-        ({"GEMINI_API_KEY": ""}, {"synthetic_data": False, "llm": "none"}),
+        ({"GEMINI_API_KEY": ""}, {"synthetic_data": False, "llm": "builtin"}),
+        ({"ASK_ENGINE": "builtin"}, {"synthetic_data": False, "llm": "builtin"}),
+        (
+            {"GEMINI_API_KEY": "", "ASK_ENGINE": "gemini"},
+            {"synthetic_data": False, "llm": "none"},
+        ),
         (
             {"TMDB_API_BASE_URL": "https://api.themoviedb.org.evil.test/3"},
             {"synthetic_data": True, "llm": "gemini"},

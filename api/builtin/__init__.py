@@ -1,0 +1,1 @@
+"""The built-in engine: questions → metric queries, without a language model."""

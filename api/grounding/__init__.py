@@ -1,0 +1,1 @@
+"""Value grounding: the names in a question mapped to values that exist in the marts."""

@@ -1,0 +1,182 @@
+"""Value grounding: the spans of a question mapped to values that exist in the marts.
+
+"Kubrik" → director Stanley Kubrick, "sci-fi" → genre Science Fiction, "PG13" → certification
+PG-13, "French" → language fr. Every engine uses it: the built-in one turns the matches into
+filters, and Gemini's prompt lists them so the model filters on values that exist.
+
+The index (`api.grounding.index.ValueIndex`) is built from the marts as `tmdb_analyst` and
+rebuilt when a dbt build rewrites the docs artefacts in the target directory, in the background
+while the previous index keeps answering; never per request.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rapidfuzz import fuzz
+
+from api.grounding.index import Match, ValueIndex, normalize
+from api.grounding.languages import LANGUAGE_NAMES
+
+logger = logging.getLogger(__name__)
+
+# What each kind of value filters on, in the semantic layer's names.
+DIMENSION_OF_KIND = {
+    "director": "movie__director_name",
+    "person": "person__name",
+    "title": "movie__title",
+    "genre": "genre__genre_name",
+    "collection": "movie__collection_name",
+    "language": "movie__original_language",
+    "certification": "movie__us_certification",
+}
+# A person may be named in part ("Nolan"); any other value must be named whole.
+PARTIAL_KINDS = frozenset({"director", "person"})
+# SQL over the marts: (kind, value, weight) rows; the weight ranks equally good matches.
+SOURCES = {
+    "director": "select director_name, count(*) from marts.dim_movies"
+    " where director_name is not null group by 1",
+    "person": "select p.name, count(*) from marts.dim_people as p inner join ("
+    " select person_id from marts.fct_movie_cast union all"
+    " select person_id from marts.fct_movie_crew) as credits on credits.person_id = p.person_id"
+    " where p.name is not null group by 1",
+    "title": "select title, max(coalesce(vote_count, 0)) from marts.dim_movies"
+    " where title is not null group by 1",
+    "genre": "select genre_name, count(*) from marts.bridge_movie_genres group by 1",
+    "collection": "select collection_name, count(*) from marts.dim_movies"
+    " where collection_name is not null group by 1",
+    "language": "select original_language, count(*) from marts.dim_movies"
+    " where original_language is not null group by 1",
+    "certification": "select us_certification, count(*) from marts.dim_movies"
+    " where us_certification is not null group by 1",
+}
+STALE_FILES = ("catalog.json", "manifest.json")  # rewritten by every `tmdb transform`
+
+
+@dataclass(frozen=True)
+class Grounded:
+    """A span of the question (word positions `start`..`end`) and the value it names."""
+
+    span: str
+    start: int
+    end: int
+    kind: str
+    value: str
+    score: float
+    alternatives: tuple[Match, ...] = ()
+
+    @property
+    def dimension(self) -> str:
+        return DIMENSION_OF_KIND[self.kind]
+
+    def describe(self) -> str:
+        return f"'{self.span}' → {self.kind} {self.value}"
+
+
+@dataclass
+class Values:
+    """One built index and the aliases beside it (language names, value synonyms)."""
+
+    index: ValueIndex
+    aliases: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # text → [(kind, v)]
+
+    def lookup(self, span: str, kinds: Iterable[str] | None = None) -> list[Match]:
+        """The values a span names, best first; whole-value kinds must match as a whole."""
+        wanted = set(kinds) if kinds is not None else None
+        text = normalize(span)
+        found = [
+            Match(kind, value, 100.0, 1_000_000)
+            for kind, value in self.aliases.get(text, [])
+            if wanted is None or kind in wanted
+        ]
+        for match in self.index.lookup(text, wanted, limit=8):
+            score = match.score
+            if match.kind not in PARTIAL_KINDS:
+                score = fuzz.ratio(text, normalize(match.value))
+            elif len(text.split()) == 1 and len(text) < 4:
+                continue  # "al", "le": too short to name a person alone
+            if score >= 85:
+                found.append(Match(match.kind, match.value, score, match.weight))
+        found.sort(key=lambda m: (-m.score, -m.weight, m.kind, m.value))
+        unique: dict[tuple[str, str], Match] = {}
+        for match in found:
+            unique.setdefault((match.kind, match.value), match)
+        return list(unique.values())
+
+
+def build_values(run: Callable[[str], list[list]], synonyms: dict[str, dict[str, list[str]]]):
+    """Read the marts with `run(sql) -> rows` and build the index; `synonyms` maps a kind to
+    {canonical value: [synonyms]} from the semantic layer's meta."""
+    entries: list[tuple[str, str, int]] = []
+    present: dict[str, set[str]] = {}
+    for kind, sql in SOURCES.items():
+        for value, weight in run(sql):
+            entries.append((kind, str(value), int(weight)))
+            present.setdefault(kind, set()).add(str(value))
+    aliases: dict[str, list[tuple[str, str]]] = {}
+    for code in present.get("language", ()):
+        for name in LANGUAGE_NAMES.get(code, ()):
+            aliases.setdefault(normalize(name), []).append(("language", code))
+    for kind, by_value in synonyms.items():
+        for value, names in by_value.items():
+            if value in present.get(kind, ()):
+                for name in names:
+                    aliases.setdefault(normalize(name), []).append((kind, value))
+    return Values(ValueIndex(entries), aliases)
+
+
+class Grounder:
+    """The current `Values`, rebuilt in the background when a dbt build has run since."""
+
+    def __init__(
+        self,
+        target_dir: Path,
+        run: Callable[[str], list[list]],
+        synonyms: Callable[[], dict[str, dict[str, list[str]]]],
+    ) -> None:
+        self.target_dir = target_dir
+        self._run = run
+        self._synonyms = synonyms
+        self._values: Values | None = None
+        self._stamp: tuple | None = None
+        self._lock = threading.Lock()
+        self._building = False
+
+    def _current_stamp(self) -> tuple:
+        stamps = []
+        for name in STALE_FILES:
+            path = self.target_dir / name
+            stamps.append(path.stat().st_mtime_ns if path.exists() else None)
+        return tuple(stamps)
+
+    def _build(self, stamp: tuple) -> Values:
+        values = build_values(self._run, self._synonyms())
+        with self._lock:
+            self._values, self._stamp, self._building = values, stamp, False
+        logger.info("value index built: %s values", f"{len(values.index):,}")
+        return values
+
+    def get(self) -> Values:
+        """The index; built on first use, then refreshed behind the scenes when stale."""
+        stamp = self._current_stamp()
+        with self._lock:
+            values, fresh, building = self._values, stamp == self._stamp, self._building
+            if values is not None and not fresh and not building:
+                self._building = True
+        if values is None:
+            return self._build(stamp)
+        if not fresh and not building:
+            threading.Thread(target=self._rebuild, args=(stamp,), daemon=True).start()
+        return values
+
+    def _rebuild(self, stamp: tuple) -> None:
+        try:
+            self._build(stamp)
+        except Exception:  # the old index keeps serving; the next request tries again
+            logger.exception("value index refresh failed")
+            with self._lock:
+                self._building = False
