@@ -356,6 +356,70 @@ def ask_command(
         out.print(f"chart written to {chart}")
 
 
+@app.command("eval-ask")
+def eval_ask_command(
+    questions: Annotated[
+        Path | None, typer.Option(help="A question set (YAML); the shipped one by default.")
+    ] = None,
+    engine: Annotated[
+        str, typer.Option(help="builtin, or gemini (needs GEMINI_API_KEY).")
+    ] = "builtin",
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write every outcome to this file.")
+    ] = None,
+    show: Annotated[bool, typer.Option(help="List every wrong answer.")] = False,
+):
+    """Execution accuracy of /ask on a question set with gold SQL, per question shape."""
+    import json
+
+    from api.eval import harness
+    from api.state import build_state
+    from api.text_to_sql.service import AskFailure
+
+    if engine not in ("builtin", "gemini"):
+        _fail("--engine is builtin or gemini")
+    settings = get_settings().model_copy(update={"ask_engine": engine})
+    if engine == "gemini" and settings.gemini_api_key is None:
+        _fail("--engine gemini needs GEMINI_API_KEY")
+
+    def action():
+        state = build_state(settings)
+        try:
+            ask = harness.asker(state.ask, [AskFailure.UNANSWERABLE, AskFailure.UNSAFE_SQL])
+            return harness.evaluate(
+                harness.load_questions(questions or harness.QUESTIONS_FILE),
+                ask,
+                lambda sql: state.executor.run(sql, 100_000).rows,
+                engine if engine == "builtin" else settings.gemini_model,
+            )
+        finally:
+            state.close()
+
+    outcomes = _run(action)
+    report = harness.summary(outcomes)
+    from rich.table import Table
+
+    table = Table("shape", "engine", "questions", "right", "accuracy", title="eval-ask")
+    for row in report["by_shape"]:
+        table.add_row(
+            row["shape"], row["engine"], str(row["n"]), str(row["right"]),
+            f"{row['right'] / row['n']:.0%}",
+        )  # fmt: skip
+    out.print(table)
+    out.print(
+        f"answerable: {report['answerable_right']}/{report['answerable']}"
+        f" ({report['accuracy']:.1%}); refusals: {report['refusals_right']}/{report['refusals']}",
+        highlight=False,
+    )
+    if show:
+        for o in outcomes:
+            if not o.right:
+                out.print(f"  [red]{o.id}[/] {o.question} — {o.detail}", highlight=False)
+    if json_out is not None:
+        json_out.write_text(json.dumps(report, indent=2, default=str))
+        out.print(f"outcomes written to {json_out}")
+
+
 # --- semantic layer ----------------------------------------------------------------------------
 
 

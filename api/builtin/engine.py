@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from rapidfuzz import fuzz
+
 from api.builtin import words as en
 from api.grounding.index import normalize
 from api.grounding.values import DIMENSION_OF_KIND, Values
@@ -24,6 +26,11 @@ ENGINE = "builtin"
 DEFAULT_TOP = 10
 MAX_SPAN = 4  # words in a grounded value's span
 # "the 5 genres", "top 3 directors": a count of rows asked for.
+PERSON_DIMENSIONS = frozenset({"person__name", "cast_credit__is_top_billed"})
+# A dimension whose values are those of a grounded kind: "Drama as the primary genre".
+VALUES_OF = {"movie__primary_genre": "genre"}
+GROUP_CUES = frozenset({"by", "per", "each", "every", "which", "what", "across"})
+SHORT_YEAR_CUES = frozenset({"in", "of", "since", "from", "during", "before", "after", "until"})
 LIMIT_CUES = frozenset({"the", "top", "which", "what", "show", "list", "give", "first"})
 _YEAR = re.compile(r"^(18[7-9]\d|19\d\d|20\d\d)$")
 _DECADE = re.compile(r"^(?:(18|19|20)?(\d)0)s$")
@@ -108,29 +115,36 @@ class BuiltinEngine:
                 [],
                 ["ask a question about the movies instead"],
             )
-        raw = [en.ABBREVIATIONS.get(w, w) for w in text.split()]
-        tokens = [t for w in raw for t in w.split()]
-        reading = _Reading(tokens)
-        self._time(reading)
-        self._order(reading)
-        self._match_phrases(reading)
-        self._decide(reading)
+        reading = self._read(text)
         self._ground(reading)
         return self._compose(reading, question)
+
+    def _read(self, text: str) -> _Reading:
+        """Everything but the values: years, metric and dimension phrases, order and limits."""
+        plain = text.split()
+        plain = ["number" if w == "no" and plain[i + 1 : i + 2] == ["of"] else w
+                 for i, w in enumerate(plain)]  # fmt: skip
+        for i, word in enumerate(plain):  # "break … down by genre", "broken down by"
+            if word in ("break", "broken") and "down" in plain[i + 1 : i + 6]:
+                plain[i] = plain[plain.index("down", i + 1)] = "by"
+        raw = [en.ABBREVIATIONS.get(w, w) for w in plain]
+        reading = _Reading([t for w in raw for t in w.split()])
+        self._time(reading)
+        self._match_phrases(reading)
+        self._order(reading)
+        self._decide(reading)
+        self._modifiers(reading)
+        return reading
 
     def mentions(self, question: str) -> list[str]:
         """The values a question names ("'kubrik' → director Stanley Kubrick (dimension
         movie__director_name)"), for a language model's prompt."""
-        reading = _Reading([t for w in normalize(question).split() for t in w.split()])
-        self._time(reading)
-        self._order(reading)
-        self._match_phrases(reading)
-        self._decide(reading)
+        reading = self._read(normalize(question))
         self._ground(reading)
         return [
             f"'{span}' → {kind} {value} (dimension {DIMENSION_OF_KIND[kind]})"
             + (f"; also {', '.join(m.value for m in near)}" if near else "")
-            for kind, value, span, near in reading.filters
+            for kind, value, span, near, _ in reading.filters
         ]
 
     def _time(self, r: _Reading) -> None:
@@ -156,15 +170,27 @@ class BuiltinEngine:
                 r.years = (start, start + 9)
                 r.take(i - 1 if i and t[i - 1] == "the" else i, i + width, f"{start}s")
                 continue
+            prev = t[i - 1] if i else ""
+            if re.fullmatch(r"\d\d", t[i]) and prev in SHORT_YEAR_CUES:
+                t[i] = str((1900 if int(t[i]) >= 30 else 2000) + int(t[i]))  # "in '98"
             if not _YEAR.match(t[i]):
                 continue
-            year, prev = int(t[i]), (t[i - 1] if i else "")
+            year = int(t[i])
             j = i + 1
+            if j < len(t) and _YEAR.match(t[j]):  # "2005-2015"
+                lo, hi = sorted((year, int(t[j])))
+                r.years = (lo, hi)
+                r.take(i - 1 if prev in ("from", "between") else i, j + 1, f"{lo} to {hi}")
+                continue
+            listed = j + 1 < len(t) and t[j] in ("and", "or") and _YEAR.match(t[j + 1])
+            if listed and prev != "between":  # "in 2018 and 2019": those years
+                r.year_set = sorted({year, int(t[j + 1])})
+                r.take(i, j + 2, " and ".join(str(y) for y in r.year_set))
+                continue
             ranged = (
                 j + 1 < len(t)
                 and t[j] in ("to", "through", "thru", "until", "till", "and")
                 and _YEAR.match(t[j + 1])
-                and (t[j] != "and" or prev == "between")
             )
             if ranged:
                 lo, hi = sorted((year, int(t[j + 1])))
@@ -222,14 +248,39 @@ class BuiltinEngine:
         dimension ("actors") are kept undecided until the rest is read; a metric named only
         by words such as "movies" counts only when no other metric is named."""
         singular = [en.singular(w) for w in r.tokens]
-        for phrase in self.phrases:
-            n = len(phrase.words)
-            for i in range(len(singular) - n + 1):
-                if tuple(singular[i : i + n]) != phrase.words or any(r.used[i : i + n]):
+        for skip_filler in (False, True):
+            for phrase in self.phrases:
+                n = len(phrase.words)
+                if skip_filler and n == 1:
                     continue
-                readings = [p for p in self.phrases if p.words == phrase.words]
-                r.phrases.append((i, r.tokens[i + n - 1], readings))
-                r.take(i, i + n, None)
+                for at in self._occurrences(phrase.words, singular, r.tokens, r.used, skip_filler):
+                    readings = [p for p in self.phrases if p.words == phrase.words]
+                    r.phrases.append((at, r.tokens[at[-1]], readings))
+                    for k in at:
+                        r.used[k] = True
+
+    @staticmethod
+    def _occurrences(
+        words: tuple[str, ...], tokens: list[str], raw: list[str], used: list[bool], skip: bool
+    ):
+        """Where the phrase's words stand in order, each word equal or nearly (a typo in a
+        word of five letters or more); with `skip`, function words may stand between."""
+        n = len(words)
+        for i in range(len(tokens)):
+            at, k = [], i
+            for word in words:
+                while (
+                    skip and k < len(tokens) and at and tokens[k] in en.FILLER and tokens[k] != word
+                ):
+                    k += 1
+                if k >= len(tokens) or used[k]:
+                    break
+                if not (_same_word(tokens[k], word) or _same_word(raw[k], word)):
+                    break
+                at.append(k)
+                k += 1
+            if len(at) == n:
+                yield at
 
     def _decide(self, r: _Reading) -> None:
         """Settle each phrase: a metric, or a dimension to group by. Words that name both
@@ -238,7 +289,7 @@ class BuiltinEngine:
         other metric is named."""
 
         def is_weak(phrase: Phrase) -> bool:
-            return all(w in en.FILLER for w in phrase.words)
+            return all(w in en.MOVIE_NOUNS for w in phrase.words)
 
         metrics = [
             (p, is_weak(p))
@@ -247,18 +298,21 @@ class BuiltinEngine:
             for p in readings
         ]
         ambiguous = [
-            (last, readings)
-            for _, last, readings in r.phrases
+            (at, last, readings)
+            for at, last, readings in r.phrases
             if len({p.kind for p in readings}) > 1
         ]
-        for _, last, readings in r.phrases:
+        for at, last, readings in r.phrases:
             if all(p.kind == "dimension" for p in readings):
                 r.dimensions.append((readings[0].name, last))
-        for last, readings in ambiguous:
+                r.dimension_at.update({k: readings[0].name for k in at})
+        strong_named = any(not weak for _, weak in metrics)
+        for at, last, readings in ambiguous:
             metric = next(p for p in readings if p.kind == "metric")
             dimension = next(p for p in readings if p.kind == "dimension")
-            if metrics:
+            if strong_named:
                 r.dimensions.append((dimension.name, last))
+                r.dimension_at.update({k: dimension.name for k in at})
             else:
                 metrics.append((metric, False))
         strong = [p for p, weak in metrics if not weak]
@@ -267,11 +321,46 @@ class BuiltinEngine:
                 r.metrics.append(phrase.name)
                 r.described.append(self.catalog.metrics[phrase.name].label)
 
+    def _modifiers(self, r: _Reading) -> None:
+        """An aggregation or a share said apart from its measure: "median movie budget" is
+        median_budget_usd, "share of commercial successes" is success_rate."""
+        labels = {m.name: set(_phrase_words(m.label)) for m in self.catalog.metrics.values()}
+        for k, word in enumerate(r.tokens):
+            if r.used[k]:
+                continue
+            if word == en.SHARE:
+                for i, name in enumerate(r.metrics):
+                    ratio = next(
+                        (m.name for m in self.catalog.metrics.values() if m.numerator == name),
+                        None,
+                    )
+                    if ratio:
+                        r.metrics[i] = ratio
+                        r.used[k] = True
+                        r.described.append(self.catalog.metrics[ratio].label)
+                        break
+            elif word in en.AGGREGATIONS:
+                for i, name in enumerate(r.metrics):
+                    if word in labels[name]:
+                        r.used[k] = True  # "average rating … average"
+                        break
+                    base = labels[name] - en.AGGREGATIONS
+                    other = next((m for m, ws in labels.items() if ws == base | {word}), None)
+                    if other:
+                        r.metrics[i] = other
+                        r.used[k] = True
+                        r.described.append(self.catalog.metrics[other].label)
+                        break
+
     def _ground(self, r: _Reading) -> None:
         """Spans of the words left (not function words) looked up as values of the marts."""
         if self.values is None:
             return
         t = r.tokens
+
+        def free(k: int) -> bool:
+            return not r.used[k] or k in r.dimension_at
+
         i = 0
         while i < len(t):
             if r.used[i] or t[i] in en.FILLER:
@@ -279,15 +368,26 @@ class BuiltinEngine:
                 continue
             for n in range(min(MAX_SPAN, len(t) - i), 0, -1):
                 span = t[i : i + n]
-                if any(r.used[i : i + n]) or span[-1] in en.FILLER:
+                if not all(free(k) for k in range(i, i + n)) or span[-1] in en.FILLER:
                     continue
+                if all(k in r.dimension_at for k in range(i, i + n)):
+                    continue  # a dimension's own name is not a value
                 matches = self.values.lookup(" ".join(span), self._kinds_near(t, i, n))
                 if not matches and n == 1 and en.singular(span[0]) != span[0]:
                     matches = self.values.lookup(en.singular(span[0]), self._kinds_near(t, i, n))
                 if matches:
                     best = matches[0]
                     near = [m for m in matches[1:4] if m.kind == best.kind]
-                    r.filters.append((best.kind, best.value, " ".join(span), near))
+                    same = [m for m in matches if m.value == best.value and m.kind != best.kind]
+                    negated = _negation_before(t, i)
+                    if negated is not None:
+                        r.take(negated, i, None)
+                    negated = negated is not None
+                    r.filters.append(
+                        (best.kind, best.value, " ".join(span), near, (same, bool(negated)))
+                    )
+                    named = {r.dimension_at.pop(k) for k in range(i, i + n) if k in r.dimension_at}
+                    r.dimensions[:] = [d for d in r.dimensions if d[0] not in named]
                     r.take(i, i + n, None)
                     context = {"director": en.DIRECTOR_CONTEXT, "person": en.CAST_CONTEXT}
                     for k in range(max(0, i - 3), min(len(t), i + n + 3)):
@@ -301,31 +401,47 @@ class BuiltinEngine:
     @staticmethod
     def _kinds_near(t: list[str], i: int, n: int) -> list[str]:
         """The kinds a span may be, from the words around it ("directed by X" → director)."""
-        around = set(t[max(0, i - 3) : i]) | set(t[i + n : i + n + 3])
         kinds = list(DIMENSION_OF_KIND)
-        if around & en.DIRECTOR_CONTEXT and not around & en.CAST_CONTEXT:
-            kinds.remove("person")
-        elif around & en.CAST_CONTEXT:
-            kinds.remove("director")
+        nearest = sorted(
+            [k for k in range(max(0, i - 3), i)]
+            + [k for k in range(i + n, min(len(t), i + n + 3))],
+            key=lambda k: (i - k) if k < i else (k - i - n + 1),
+        )
+        for k in nearest:  # the closest role word decides: "with director X", "X starring"
+            if t[k] in en.DIRECTOR_CONTEXT and t[k] != "by":
+                kinds.remove("person")
+                break
+            if t[k] in en.CAST_CONTEXT:
+                kinds.remove("director")
+                break
+            if t[k] == "by" and k == i - 1:
+                kinds.remove("person")  # "directed by X", "movies by X"
+                break
         return kinds
 
     # -- composing ----------------------------------------------------------------------------
     def _compose(self, r: _Reading, question: str) -> Understood:
-        named = {name for name, _ in r.dimensions} | {
-            DIMENSION_OF_KIND[kind] for kind, *_ in r.filters
-        }
+        self._settle_dimensions(r)
+        named = (
+            {name for name, _ in r.dimensions}
+            | {_dimension(f[0]) for f in r.filters}
+            | set(r.flags)
+        )
         for k, word in enumerate(r.tokens):
             if r.used[k]:
                 continue
             if en.singular(word) in GRAINS and r.time_group is None:
                 r.time_group = f"{METRIC_TIME}__{en.singular(word)}"  # "by genre and year"
                 r.take(k, k + 1, f"by {en.singular(word)}")
-            elif (word in en.CAST_CONTEXT and "person__name" in named) or (
+            elif (word in en.CAST_CONTEXT and named & PERSON_DIMENSIONS) or (
                 word in en.DIRECTOR_CONTEXT and "movie__director_name" in named
             ):
                 r.used[k] = True  # "actors who appear…", "directors who directed…"
         left = [w for w, used in zip(r.tokens, r.used, strict=True) if not used]
-        unknown = [w for w in left if w not in en.FILLER and w != "many" and w != "how"]
+        unknown = [
+            w for w in left
+            if w not in en.FILLER and en.singular(w) not in en.FILLER and w not in ("many", "how")
+        ]  # fmt: skip
         if unknown:
             raise Unanswerable(
                 f"The built-in engine could not place {' '.join(repr(w) for w in unknown)}"
@@ -336,6 +452,8 @@ class BuiltinEngine:
         metrics = list(r.metrics)
         if not metrics and ("many" in left or "number" in left or "count" in left):
             metrics = ["movies"]
+        if not metrics and (r.filters or r.dimensions or r.time_group):
+            metrics = ["movies"]  # "dramas released per year": a count of movies
         if not metrics:
             raise Unanswerable(
                 "The question names no metric the semantic layer defines.",
@@ -345,24 +463,35 @@ class BuiltinEngine:
         where: list[str] = []
         group_by: list[str] = []
         described = list(r.described)
-        by_dimension: dict[str, list[str]] = {}
-        for kind, value, span, near in r.filters:
-            by_dimension.setdefault(DIMENSION_OF_KIND[kind], []).append(value)
+        by_dimension: dict[str, list[tuple[str, bool]]] = {}
+        grouped = [name for name, _ in r.dimensions]
+        for kind, value, span, near, (same, negated) in r.filters:
+            kind = self._reachable_kind(kind, same, metrics, grouped, by_dimension)
+            by_dimension.setdefault(_dimension(kind), []).append((value, negated))
             also = f" (also: {', '.join(m.value for m in near)})" if near else ""
-            described.append(f"'{span}' → {kind} {value}{also}")
-        for name, _ in r.dimensions:
-            if name not in by_dimension and name not in group_by:
+            what = self.catalog.dimensions[_dimension(kind)].label.lower() if "@" in kind else kind
+            described.append(f"'{span}' → {'not ' if negated else ''}{what} {value}{also}")
+        for name in grouped:
+            single = [v for v, negated in by_dimension.get(name, []) if not negated]
+            if len(single) != 1 and name not in group_by:
                 group_by.append(name)
                 described.append(f"by {self.catalog.dimensions[name].label.lower()}")
         for dimension, values in by_dimension.items():
-            quoted = ", ".join("'" + v.replace("'", "''") + "'" for v in values)
             ref = f"{{{{ Dimension('{dimension}') }}}}"
-            if len(values) == 1:
-                where.append(f"{ref} = {quoted}")
-            else:
-                where.append(f"{ref} in ({quoted})")
+            kept = sorted({v for v, negated in values if not negated})
+            for value in sorted({v for v, negated in values if negated}):
+                where.append(f"{ref} != {_quote(value)}")
+            if len(kept) == 1:
+                where.append(f"{ref} = {_quote(kept[0])}")
+            elif kept:
+                where.append(f"{ref} in ({', '.join(_quote(v) for v in kept)})")
                 if dimension == "genre__genre_name" and dimension not in group_by:
                     group_by.append(dimension)  # several genres: each genre's own figure
+        for flag in r.flags:
+            where.append(f"{{{{ Dimension('{flag}') }}}}")
+        for name in r.known:
+            where.append(f"{{{{ Dimension('{name}') }}}} is not null")
+            described.append(f"with a {self.catalog.dimensions[name].label.lower()}")
         if r.time_group:
             group_by.append(r.time_group)
         if r.years != (None, None):
@@ -372,6 +501,13 @@ class BuiltinEngine:
                 where.append(f"{ref} >= '{lo}-01-01'")
             if hi is not None:
                 where.append(f"{ref} <= '{hi}-12-31'")
+        if r.year_set:
+            ref = f"{{{{ TimeDimension('{METRIC_TIME}', 'year') }}}}"
+            years = ", ".join(f"'{y}-01-01'" for y in r.year_set)
+            where.append(f"{ref} in ({years})")
+        for name in group_by:  # "by certification", "which directors": among the known values
+            if not name.startswith(METRIC_TIME):
+                where.append(f"{{{{ Dimension('{name}') }}}} is not null")
         metrics = [self._reachable(m, group_by, by_dimension) for m in metrics]
         order_by: list[str] = []
         limit = r.limit
@@ -384,18 +520,64 @@ class BuiltinEngine:
                     [f"{self.catalog.metrics[metrics[0]].label} by genre, highest first"],
                 )
             order_by = [("-" if r.descending else "") + metrics[0]]
-            for name in group_by:  # "which directors": ranked among the known ones
-                if not name.startswith(METRIC_TIME) and name not in by_dimension:
-                    where.append(f"{{{{ Dimension('{name}') }}}} is not null")
             if limit is None:
                 plural = any(en.singular(w) != w for _, w in r.dimensions)
                 limit = DEFAULT_TOP if plural else 1
         elif limit is not None and group_by:
             order_by = ["-" + metrics[0]]
         query = MetricQuery(
-            metrics=metrics, group_by=group_by, where=where, order_by=order_by, limit=limit
+            metrics=list(dict.fromkeys(metrics)),
+            group_by=group_by,
+            where=where,
+            order_by=order_by,
+            limit=limit,
         )
         return Understood(query, described, _chart(query), [d for d in described if "→" in d])
+
+    def _settle_dimensions(self, r: _Reading) -> None:
+        """Dimensions that are not groupings: a yes/no one ("top billed") is a filter; one
+        whose values are a grounded kind ("Drama as primary genre") takes that filter; a
+        dimension named only by a function word ("titles") groups only after by, per…"""
+        settled = []
+        for name, last in r.dimensions:
+            short = name.split("__")[-1]
+            if short.startswith("is_"):
+                r.flags.append(name)
+                continue
+            kind = VALUES_OF.get(name)
+            moved = False
+            for f, (fkind, value, span, near, extra) in enumerate(r.filters):
+                if kind == fkind:
+                    r.filters[f] = (f"{fkind}@{name}", value, span, near, extra)
+                    moved = True
+            if moved:
+                continue
+            if all(w in en.FILLER for w in _phrase_words(short)) and not self._cued(r, last):
+                continue
+            where = r.tokens.index(last)
+            if where > 0 and r.tokens[where - len(_phrase_words(short))] in ("a", "an", "any"):
+                r.known.append(name)  # "part of a collection": movies that have one
+                continue
+            settled.append((name, last))
+        r.dimensions[:] = [d for d in settled if d[0] not in r.known]
+
+    @staticmethod
+    def _cued(r: _Reading, last: str) -> bool:
+        where = r.tokens.index(last)
+        return where > 0 and r.tokens[where - 1] in GROUP_CUES
+
+    def _reachable_kind(
+        self, kind: str, same: list, metrics: list[str], grouped: list[str], filtered: dict
+    ) -> str:
+        """The kind a value is read as: a name that is both a director and an actor is the
+        one the question's metric can be filtered by."""
+        if "@" in kind or not same:
+            return kind
+        for candidate in [kind, *(m.kind for m in same)]:
+            needed = set(grouped) | set(filtered) | {DIMENSION_OF_KIND[candidate]}
+            if any(needed <= set(self.catalog.metrics[m].dimensions) for m in metrics):
+                return candidate
+        return kind
 
     def _reachable(self, metric: str, group_by: list[str], filtered: dict[str, list[str]]) -> str:
         """The metric, or the one that stands for it where it cannot go ("movies" of an actor
@@ -421,10 +603,14 @@ class _Reading:
     used: list[bool] = field(init=False)
     described: list[str] = field(default_factory=list)
     metrics: list[str] = field(default_factory=list)
-    phrases: list[tuple[int, str, list[Phrase]]] = field(default_factory=list)
+    phrases: list[tuple[list[int], str, list[Phrase]]] = field(default_factory=list)
+    dimension_at: dict[int, str] = field(default_factory=dict)  # token → dimension phrase
     dimensions: list[tuple[str, str]] = field(default_factory=list)  # (name, its last word)
     filters: list[tuple[str, str, str, list]] = field(default_factory=list)
     years: tuple[int | None, int | None] = (None, None)
+    year_set: list[int] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)  # yes/no dimensions said: "top billed"
+    known: list[str] = field(default_factory=list)  # "in a collection": must have a value
     time_group: str | None = None
     descending: bool | None = None
     limit: int | None = None
@@ -437,6 +623,33 @@ class _Reading:
             self.used[k] = True
         if what:
             self.described.append(what)
+
+
+def _negation_before(t: list[str], i: int) -> int | None:
+    """Where a negation starts just before position i ("not in", "other than", "excluding")."""
+    k = i - 1
+    while k >= 0 and t[k] in ("in", "a", "an", "the", "of"):
+        k -= 1
+    if k >= 0 and t[k] in en.NEGATIONS:
+        return k
+    if k >= 1 and (t[k - 1], t[k]) in en.NEGATION_PAIRS:
+        return k - 1
+    return None
+
+
+def _dimension(kind: str) -> str:
+    """The dimension a grounded kind filters on ("genre@movie__primary_genre": moved there)."""
+    return kind.split("@", 1)[1] if "@" in kind else DIMENSION_OF_KIND[kind]
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _same_word(token: str, word: str) -> bool:
+    if token == word:
+        return True
+    return len(word) >= 5 and len(token) >= 4 and fuzz.ratio(token, word) >= 85
 
 
 def _number(t: list[str], i: int) -> tuple[int, int] | None:

@@ -22,9 +22,13 @@ FILLER = _set(
     totals us was we were what whats when where whether which while who whom whose will with
     would you your get got see find display return compare versus vs respectively ever so far
     currently catalogue catalog data database dataset our value values number count figure
-    figures amount breakdown broken down split grouped group table chart graph plot
+    figures amount breakdown split grouped group table chart graph plot
     movie movies film films title titles picture pictures release released come came out
-    make made produce produced have had one ones kind s t whats
+    make made have had one ones kind s t whats different distinct unique combined
+    altogether alone worldwide globally tmdb minutes mins trend trends belong belongs typical
+    part member members credited brought bring earn earned generate generated received
+    receive got gotten often frequently up shows cast releases ever time times across
+    all overall whole entire worked work working making
     """
 )
 # Abbreviations written for a word.
@@ -44,7 +48,22 @@ ABBREVIATIONS = {
     "dollar": "",
     "flicks": "movies",
     "flick": "movie",
+    "sum": "total",
+    "proportion": "share",
+    "fraction": "share",
+    "percentage": "share",
+    "percent": "share",
+    "ratio": "share",
 }
+# Words that only say "movies": a metric named by them alone counts when no other is named.
+MOVIE_NOUNS = _set("movie film title picture flick")
+# An aggregation said beside a measure: "median movie budget" is the median budget.
+AGGREGATIONS = _set("average median total")
+# "share of commercial successes": the ratio whose numerator that count is.
+SHARE = "share"
+# A value said after one of these is excluded: "not in English", "other than Drama".
+NEGATIONS = _set("not excluding except excluded besides non without")
+NEGATION_PAIRS = {("other", "than"), ("apart", "from"), ("outside", "of")}
 DESCENDING = _set("most highest best biggest largest greatest top max maximum longest richest")
 ASCENDING = _set("lowest least worst smallest fewest bottom min minimum shortest")
 NUMBERS = {
@@ -68,7 +87,7 @@ WRITE_REQUEST = re.compile(
 DIRECTOR_CONTEXT = _set("direct directed directs directing director directors by")
 CAST_CONTEXT = _set(
     "starring star stars starred featuring feature features actor actors actress actresses"
-    " acted acting appear appears appeared appearing cast with played plays"
+    " acted acting appear appears appeared appearing cast with played plays act acts"
 )
 
 

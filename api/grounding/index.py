@@ -37,6 +37,14 @@ def words(text: str) -> list[str]:
     return normalize(text).split()
 
 
+def word_score(span: list[str], value: list[str]) -> float:
+    """How well each word of the span matches its closest word of the value, on average:
+    'kubrik' against 'stanley kubrick' scores 92 (a partial, misspelt name still scores)."""
+    if not span or not value:
+        return 0.0
+    return sum(max(fuzz.ratio(w, v) for v in value) for w in span) / len(span)
+
+
 @dataclass(frozen=True)
 class Match:
     kind: str
@@ -148,11 +156,10 @@ class ValueIndex:
         if candidates.size > MAX_POSTINGS_SCORED:
             heaviest = np.argpartition(-self._weights[candidates], MAX_POSTINGS_SCORED)
             candidates = candidates[heaviest[:MAX_POSTINGS_SCORED]]
-        wanted_text = " ".join(span_words)
         matches = []
         for entry in candidates.tolist():
             value = self.value(entry)
-            score = fuzz.token_set_ratio(wanted_text, normalize(value))
+            score = word_score(span_words, words(value))
             if score >= min_score:
                 kind = self.kind_names[self._kinds[entry]]
                 matches.append(Match(kind, value, score, int(self._weights[entry])))

@@ -33,6 +33,7 @@ DIMENSION_OF_KIND = {
     "collection": "movie__collection_name",
     "language": "movie__original_language",
     "certification": "movie__us_certification",
+    "job": "crew_credit__job",
 }
 # A person may be named in part ("Nolan"); any other value must be named whole.
 PARTIAL_KINDS = frozenset({"director", "person"})
@@ -53,6 +54,7 @@ SOURCES = {
     " where original_language is not null group by 1",
     "certification": "select us_certification, count(*) from marts.dim_movies"
     " where us_certification is not null group by 1",
+    "job": "select job, count(*) from marts.fct_movie_crew group by 1",
 }
 STALE_FILES = ("catalog.json", "manifest.json")  # rewritten by every `tmdb transform`
 
@@ -97,8 +99,10 @@ class Values:
             score = match.score
             if match.kind not in PARTIAL_KINDS:
                 score = fuzz.ratio(text, normalize(match.value))
-            elif len(text.split()) == 1 and len(text) < 4:
-                continue  # "al", "le": too short to name a person alone
+            elif len(text.split()) == 1 and (
+                len(text) < 4 or fuzz.ratio(text, normalize(match.value).split()[-1]) < 85
+            ):
+                continue  # one word names a person by the surname only ("Nolan", not "Oscar")
             if score >= 85:
                 found.append(Match(match.kind, match.value, score, match.weight))
         found.sort(key=lambda m: (-m.score, -m.weight, m.kind, m.value))

@@ -30,6 +30,7 @@ class MetricInfo:
     # The metric it counts in place of where that one cannot go (meta `stands_for`): an
     # actor's "movies" are their cast appearances.
     stands_for: str | None = None
+    numerator: str | None = None  # a ratio's numerator metric ("share of …" names the ratio)
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,13 @@ class Catalog:
 
 def _meta(element: dict[str, Any]) -> dict[str, Any]:
     return ((element.get("config") or {}).get("meta")) or {}
+
+
+def _numerator(metric: dict[str, Any]) -> str | None:
+    if metric.get("type") != "ratio":
+        return None
+    numerator = (metric.get("type_params") or {}).get("numerator")
+    return numerator.get("name") if isinstance(numerator, dict) else numerator
 
 
 def _synonyms(element: dict[str, Any]) -> tuple[str, ...]:
@@ -145,6 +153,7 @@ def build(engine: Any, raw: dict[str, Any]) -> Catalog:
             dimensions=tuple(sorted(d for d in reach if d in dimensions)),
             twin=twin,
             stands_for=_meta(metric).get("stands_for"),
+            numerator=_numerator(metric),
         )
     return Catalog(dict(sorted(metrics.items())), dimensions, base_dimensions, saved_queries(raw))
 

@@ -220,11 +220,17 @@ def resolve(query: MetricQuery, catalog: Catalog) -> Resolved:
     return Resolved(chosen, list(query.group_by), list(query.where), order_by, renames)
 
 
-def rename_outputs(sql: str, renames: dict[str, str]) -> str:
-    """Give a twin's output column (and its ORDER BY) the base metric's name."""
-    if not renames:
+def rename_outputs(sql: str, renames: dict[str, str], *, nulls_last: bool = False) -> str:
+    """Give a twin's output column (and its ORDER BY) the base metric's name; with
+    `nulls_last`, a descending order puts unknown values last (PostgreSQL puts them first,
+    so "the highest" would otherwise be a row with no value at all)."""
+    if not renames and not nulls_last:
         return sql
     tree = sqlglot.parse_one(sql, read="postgres")
+    if nulls_last:
+        for ordered in tree.find_all(exp.Ordered):
+            if ordered.args.get("desc"):
+                ordered.set("nulls_first", False)
     for projection in tree.expressions:
         if isinstance(projection, exp.Alias) and projection.alias in renames:
             projection.set("alias", exp.to_identifier(renames[projection.alias]))

@@ -121,7 +121,9 @@ class SemanticLayer:
             raise InvalidMetricQuery(
                 f"MetricFlow cannot compile this query: {_mf_reason(exc)}"
             ) from None
-        sql = rename_outputs(sql, resolved.renames)
+        sql = rename_outputs(
+            sql, resolved.renames, nulls_last=any(o.startswith("-") for o in resolved.order_by)
+        )
         rows = min(query.limit or max_rows, max_rows)
         try:
             checked = check_sql(sql, allowed_tables=allowed_tables or loaded.tables, limit=rows + 1)

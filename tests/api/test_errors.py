@@ -24,6 +24,8 @@ CASES = [
     (AskFailed(AskFailure.QUERY_TIMEOUT, "took too long"), 504, "query_timeout", "took too long"),
     (AskFailed(AskFailure.LLM_UNAVAILABLE, "Gemini is down"), 503, "llm_unavailable",
      "Gemini is down"),
+    (AskFailed(AskFailure.UNANSWERABLE, "could not place 'x'"), 422, "unanswerable",
+     "could not place 'x'"),
     (DatabaseUnavailable("postgresql://tmdb:secret@db/tmdb refused"), 503, "database_unavailable",
      "the warehouse is unavailable"),
     (ModelUnavailable("no model: run `tmdb train`"), 503, "model_unavailable",
