@@ -443,12 +443,18 @@ class BuiltinEngine:
             if w not in en.FILLER and en.singular(w) not in en.FILLER and w not in ("many", "how")
         ]  # fmt: skip
         if unknown:
-            raise Unanswerable(
-                f"The built-in engine could not place {' '.join(repr(w) for w in unknown)}"
-                " in a metric query.",
-                r.described,
-                self._suggest(unknown),
+            named = _names_in(question, unknown)
+            if {w for n in named for w in normalize(n).split()} != set(unknown):
+                named = []  # other words are not understood either: say so
+            reason = (
+                f"Nothing in the catalogue is called {', '.join(repr(n) for n in named)}"
+                " (no director, actor, title, collection or other value by that name), so"
+                " the built-in engine cannot filter on it."
+                if named
+                else f"The built-in engine could not place {' '.join(repr(w) for w in unknown)}"
+                " in a metric query."
             )
+            raise Unanswerable(reason, r.described, self._suggest(unknown))
         metrics = list(r.metrics)
         if not metrics and ("many" in left or "number" in left or "count" in left):
             metrics = ["movies"]
@@ -623,6 +629,19 @@ class _Reading:
             self.used[k] = True
         if what:
             self.described.append(what)
+
+
+def _names_in(question: str, unknown: list[str]) -> list[str]:
+    """Runs of capitalised words of the question that the engine could not place: names."""
+    left = set(unknown)
+    names, run = [], []
+    for word in [*re.findall(r"[\w'-]+", question)[1:], ""]:
+        if word[:1].isupper() and normalize(word) in left:
+            run.append(word)
+        elif run:
+            names.append(" ".join(run))
+            run = []
+    return names
 
 
 def _negation_before(t: list[str], i: int) -> int | None:

@@ -106,3 +106,20 @@ def test_the_bench_standin_answers_saved_questions_through_the_semantic_route(
     )
     assert other.status_code == 200, other.text
     assert other.json()["route"] == "sql" and "release_month" in other.json()["columns"]
+
+
+def test_geminis_prompt_lists_the_values_the_question_names(api, gemini, api_warehouse):
+    [[director]] = query(
+        api_warehouse.database_url,
+        "select director_name from marts.dim_movies where director_name is not null"
+        " group by 1 order by count(*) desc, 1 limit 1",
+    )
+    longest = max(director.split(), key=len)
+    misspelt = director.replace(longest, longest[:2] + longest[3:]).lower()
+    gemini.respond_with(
+        _drafts({"metric_query": {"metrics": ["movies"]}, "chart": None, "reasoning": "r"})
+    )
+    response = api().post("/ask", json={"question": f"How many movies did {misspelt} direct?"})
+    assert response.status_code == 200, response.text
+    prompt = str(gemini.requests[0]["body"]["contents"])
+    assert f"→ director {director} (dimension movie__director_name)" in prompt
