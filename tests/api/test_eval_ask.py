@@ -45,6 +45,11 @@ def test_the_shipped_set_is_large_and_varied() -> None:
 
 def test_the_builtin_engine_holds_the_bar(outcomes: list[harness.Outcome]) -> None:
     report = harness.summary(outcomes)
+    print(
+        f"eval-ask builtin on the test catalogue: {report['answerable_right']}/"
+        f"{report['answerable']} answerable right, {report['refusals_right']}/"
+        f"{report['refusals']} refused"
+    )
     wrong = [f"{o.id}: {o.question} — {o.detail}" for o in outcomes if not o.right]
     assert report["accuracy"] >= 0.9, "\n".join(wrong)
     assert report["refusals_right"] == report["refusals"], "\n".join(wrong)
@@ -81,3 +86,41 @@ def test_placeholders_fill_the_question_and_the_sql() -> None:
     assert harness.fill("{director:lower}", values, sql=False) == "rosa o'neil ivanova"
     assert harness.fill("{director:typo}", values, sql=False) == "Rosa O'Neil Ivnova"
     assert harness.fill("'{director}'", values, sql=True) == "'Rosa O''Neil Ivanova'"
+
+
+def test_tmdb_eval_ask_prints_the_table(api_warehouse, tmp_path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from warehouse.settings import reset_settings_cache
+
+    chosen = [q for q in harness.load_questions() if q.id in ("count-001", "refuse-001")]
+    assert len(chosen) == 2
+    questions = tmp_path / "two.yml"
+    import yaml
+
+    questions.write_text(
+        yaml.safe_dump(
+            [
+                {k: v for k, v in vars(q).items() if v not in (None, {}, False) or k == "id"}
+                for q in chosen
+            ]
+        )
+    )
+    monkeypatch.setenv("DATABASE_URL", api_warehouse.database_url)
+    monkeypatch.setenv("DBT_TARGET_PATH", str(api_warehouse.dbt_target))
+    reset_settings_cache()
+    out = tmp_path / "outcomes.json"
+    result = CliRunner().invoke(
+        app, ["eval-ask", "--questions", str(questions), "--json", str(out)]
+    )
+    reset_settings_cache()
+    assert result.exit_code == 0, result.output
+    assert "answerable: 1/1 (100.0%); refusals: 1/1" in result.output
+    assert "count" in result.output and "refuse" in result.output
+    import json
+
+    assert {o["id"] for o in json.loads(out.read_text())["outcomes"]} == {
+        "count-001",
+        "refuse-001",
+    }

@@ -22,6 +22,7 @@ ROWS = {
     "collection": [("The Dark Knight Collection", 3)],
     "language": [("fr", 90), ("en", 800), ("ja", 40)],
     "certification": [("PG-13", 300), ("R", 400)],
+    "job": [("Producer", 900), ("Director", 300)],
 }
 SYNONYMS = {
     "genre": {"Science Fiction": ["sci-fi", "scifi"], "Comedy": ["comedies"]},
@@ -42,6 +43,7 @@ MARKERS = {
     "collection": "collection_name",
     "language": "original_language",
     "certification": "us_certification",
+    "job": "select job",
 }
 VALUES = build_values(_run, SYNONYMS)
 
@@ -86,3 +88,31 @@ def test_the_index_is_compact_and_normalizes() -> None:
     assert len(index) == 1000 and index.value(7) == "Person Number7"
     assert index.nbytes() < 200_000
     assert normalize("  Amélie's CAFÉ-bar ") == "amelie s cafe bar"
+
+
+def test_the_grounder_refreshes_after_a_build_not_per_request(tmp_path) -> None:
+    import os
+    import time
+
+    from api.grounding.values import Grounder
+
+    (tmp_path / "catalog.json").write_text("{}")
+    calls: list[str] = []
+    directors = [["First Director", 3]]
+
+    def run(sql: str) -> list[list]:
+        calls.append(sql)
+        return directors if "director_name" in sql else []  # every other kind: no values
+
+    grounder = Grounder(tmp_path, run, lambda: {})
+    first = grounder.get()
+    built = len(calls)
+    assert grounder.get() is first and len(calls) == built  # no rebuild per request
+    directors[:] = [["Second Director", 5]]
+    stat = (tmp_path / "catalog.json").stat()
+    os.utime(tmp_path / "catalog.json", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert grounder.get() is first  # the old index answers while the new one builds
+    deadline = time.monotonic() + 10
+    while grounder.get() is first and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert grounder.get().lookup("second director")[0].value == "Second Director"
