@@ -459,7 +459,8 @@ class AskService:
         """The values the question names, as the marts spell them, for the prompt."""
         try:
             return self.builtin().mentions(question) if self.grounder is not None else []
-        except AskFailed:
+        except Exception as exc:  # grounding helps Gemini; it never stops a question
+            logger.warning("the question's values were not grounded: %s", exc)
             return []
 
     @staticmethod
