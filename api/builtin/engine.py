@@ -18,7 +18,7 @@ from rapidfuzz import fuzz
 
 from api.builtin import words as en
 from api.grounding.index import normalize
-from api.grounding.values import DIMENSION_OF_KIND, Values
+from api.grounding.values import DIMENSION_OF_KIND, NOT_IN_SEMANTIC_LAYER, Values
 from api.semantic.catalog import METRIC_TIME, Catalog, closest
 from api.semantic.query import MetricQuery
 
@@ -142,7 +142,12 @@ class BuiltinEngine:
         reading = self._read(normalize(question))
         self._ground(reading)
         return [
-            f"'{span}' → {kind} {value} (dimension {DIMENSION_OF_KIND[kind]})"
+            f"'{span}' → {kind} {value} "
+            + (
+                f"(dimension {DIMENSION_OF_KIND[kind]})"
+                if kind in DIMENSION_OF_KIND
+                else f"({NOT_IN_SEMANTIC_LAYER[kind]})"
+            )
             + (f"; also {', '.join(m.value for m in near)}" if near else "")
             for kind, value, span, near, _ in reading.filters
         ]
@@ -368,8 +373,8 @@ class BuiltinEngine:
                 continue
             for n in range(min(MAX_SPAN, len(t) - i), 0, -1):
                 span = t[i : i + n]
-                if not all(free(k) for k in range(i, i + n)) or span[-1] in en.FILLER:
-                    continue
+                if not all(free(k) for k in range(i, i + n)) or (n == 1 and span[0] in en.FILLER):
+                    continue  # a name may end with a common word ("Silver Pictures"), not be one
                 if all(k in r.dimension_at for k in range(i, i + n)):
                     continue  # a dimension's own name is not a value
                 matches = self.values.lookup(" ".join(span), self._kinds_near(t, i, n))
@@ -401,7 +406,7 @@ class BuiltinEngine:
     @staticmethod
     def _kinds_near(t: list[str], i: int, n: int) -> list[str]:
         """The kinds a span may be, from the words around it ("directed by X" → director)."""
-        kinds = list(DIMENSION_OF_KIND)
+        kinds = [*DIMENSION_OF_KIND, *NOT_IN_SEMANTIC_LAYER]
         nearest = sorted(
             [k for k in range(max(0, i - 3), i)]
             + [k for k in range(i + n, min(len(t), i + n + 3))],
@@ -455,6 +460,15 @@ class BuiltinEngine:
                 " in a metric query."
             )
             raise Unanswerable(reason, r.described, self._suggest(unknown))
+        outside = [(kind, value) for kind, value, *_ in r.filters if kind in NOT_IN_SEMANTIC_LAYER]
+        if outside:
+            kind, value = outside[0]
+            raise Unanswerable(
+                f"'{value}' is a {NOT_IN_SEMANTIC_LAYER[kind]}, and the semantic layer has no"
+                " dimension to filter on it yet, so the built-in engine cannot answer this.",
+                r.described,
+                ["the same question without it", *self._suggest([])[:1]],
+            )
         metrics = list(r.metrics)
         if not metrics and ("many" in left or "number" in left or "count" in left):
             metrics = ["movies"]
@@ -579,7 +593,7 @@ class BuiltinEngine:
         one the question's metric can be filtered by."""
         if "@" in kind or not same:
             return kind
-        for candidate in [kind, *(m.kind for m in same)]:
+        for candidate in [kind, *(m.kind for m in same if m.kind in DIMENSION_OF_KIND)]:
             needed = set(grouped) | set(filtered) | {DIMENSION_OF_KIND[candidate]}
             if any(needed <= set(self.catalog.metrics[m].dimensions) for m in metrics):
                 return candidate
@@ -658,7 +672,7 @@ def _negation_before(t: list[str], i: int) -> int | None:
 
 def _dimension(kind: str) -> str:
     """The dimension a grounded kind filters on ("genre@movie__primary_genre": moved there)."""
-    return kind.split("@", 1)[1] if "@" in kind else DIMENSION_OF_KIND[kind]
+    return kind.split("@", 1)[1] if "@" in kind else DIMENSION_OF_KIND.get(kind, kind)
 
 
 def _quote(value: str) -> str:

@@ -35,6 +35,11 @@ DIMENSION_OF_KIND = {
     "certification": "movie__us_certification",
     "job": "crew_credit__job",
 }
+# Values that are grounded (so a question naming them is understood, and Gemini's prompt can
+# say where they live) but that no dimension of the semantic layer filters on yet.
+NOT_IN_SEMANTIC_LAYER = {
+    "company": "production company (marts.ml_movie_features.production_company_names)",
+}
 # A person may be named in part ("Nolan"); any other value must be named whole.
 PARTIAL_KINDS = frozenset({"director", "person"})
 # SQL over the marts: (kind, value, weight) rows; the weight ranks equally good matches.
@@ -55,6 +60,8 @@ SOURCES = {
     "certification": "select us_certification, count(*) from marts.dim_movies"
     " where us_certification is not null group by 1",
     "job": "select job, count(*) from marts.fct_movie_crew group by 1",
+    "company": "select company, count(*) from marts.ml_movie_features,"
+    " unnest(production_company_names) as company group by 1",
 }
 STALE_FILES = ("catalog.json", "manifest.json")  # rewritten by every `tmdb transform`
 
@@ -72,8 +79,8 @@ class Grounded:
     alternatives: tuple[Match, ...] = ()
 
     @property
-    def dimension(self) -> str:
-        return DIMENSION_OF_KIND[self.kind]
+    def dimension(self) -> str | None:
+        return DIMENSION_OF_KIND.get(self.kind)
 
     def describe(self) -> str:
         return f"'{self.span}' → {self.kind} {self.value}"

@@ -127,3 +127,16 @@ def test_a_chart_is_drawn_from_the_builtin_reading(api, api_warehouse: ApiWareho
     body = _answer(response)
     assert body["chart"]["type"] == "line" and body["chart"]["x"] == "metric_time__year"
     assert body["chart"]["image_png_base64"]
+
+
+def test_a_production_company_is_recognised_and_refused_honestly(builtin, api_warehouse):
+    [[company]] = query(
+        api_warehouse.database_url,
+        "select company from marts.ml_movie_features, unnest(production_company_names)"
+        " as company group by 1 order by count(*) desc, 1 limit 1",
+    )
+    response = builtin(f"average budget of {company} movies")
+    assert response.status_code == 422
+    message = response.json()["error"]["message"]
+    assert f"'{company}' is a production company" in message
+    assert "Nothing in the catalogue" not in message  # it exists: the refusal says why

@@ -23,6 +23,7 @@ ROWS = {
     "language": [("fr", 90), ("en", 800), ("ja", 40)],
     "certification": [("PG-13", 300), ("R", 400)],
     "job": [("Producer", 900), ("Director", 300)],
+    "company": [("Pixar Animation Studios", 25)],
 }
 SYNONYMS = {
     "genre": {"Science Fiction": ["sci-fi", "scifi"], "Comedy": ["comedies"]},
@@ -44,6 +45,7 @@ MARKERS = {
     "language": "original_language",
     "certification": "us_certification",
     "job": "select job",
+    "company": "production_company_names",
 }
 VALUES = build_values(_run, SYNONYMS)
 
@@ -76,6 +78,7 @@ def test_synonyms_and_language_names() -> None:
     assert _best("French") == ("language", "fr")
     assert _best("Japanese") == ("language", "ja")
     assert _best("Westerns") is None  # a synonym of a value the marts do not hold
+    assert _best("pixar animation studios") == ("company", "Pixar Animation Studios")
 
 
 def test_nothing_is_found_for_words_that_name_nothing() -> None:
