@@ -136,6 +136,62 @@ class BuiltinEngine:
         self._modifiers(reading)
         return reading
 
+    def follow_up(self, question: str, previous: MetricQuery | None) -> Understood:
+        """A question read against the conversation's previous metric query: an edit of it
+        ("only since 2010", "by year instead", "just the top 5", "as a line chart") or, when
+        it names a metric and does not refer back, a new query."""
+        if previous is None:
+            return self.understand(question)
+        text = normalize(question)
+        if en.WRITE_REQUEST.search(text):
+            return self.understand(question)  # refused the same way
+        r = self._read(text)
+        self._ground(r)
+        chart = _chart_words(r)
+        words = text.split()
+        opening = " ".join(words[:2])
+        refers_back = (
+            bool(words[:1] and words[0] in FOLLOW_UP_CUES)
+            or opening in ("what about", "how about", "same for", "and for")
+            or not r.metrics
+        )
+        if not refers_back:
+            understood = self._compose(r, question)
+            return _with_chart(understood, chart)
+        regroup = bool(r.dimensions or r.time_group)
+        adding = bool({"also", "too", "additionally"} & set(words))
+        if not r.metrics:
+            r.metrics = list(previous.metrics)
+        if not regroup or adding:
+            for name in previous.group_by:
+                if name.startswith(METRIC_TIME):
+                    r.time_group = r.time_group or name
+                elif name not in {d for d, _ in r.dimensions}:
+                    r.dimensions.append((name, None))  # carried over: no word of this question
+        understood = self._compose(r, question)
+        new = understood.query
+        refiltered = {d for w in new.where for d in _dimensions_of(w)}
+        time_changed = r.years != (None, None) or bool(r.year_set)
+        kept = [
+            w
+            for w in previous.where
+            if not (_dimensions_of(w) & refiltered)
+            and not (time_changed and METRIC_TIME in _dimensions_of(w))
+            and not (w.endswith(" is not null") and not _dimensions_of(w) <= set(new.group_by))
+        ]  # an "among the known values" filter goes with its grouping
+        ranked = r.descending is not None or r.limit is not None
+        query = MetricQuery(
+            metrics=new.metrics,
+            group_by=new.group_by,
+            where=list(dict.fromkeys([*kept, *new.where])),
+            order_by=new.order_by if ranked else [
+                o for o in previous.order_by if o.lstrip("-") in {*new.metrics, *new.group_by}
+            ] if new.group_by else [],
+            limit=(new.limit if ranked else previous.limit) if new.group_by else None,
+        )  # fmt: skip
+        described = ["following up", *understood.described]
+        return _with_chart(Understood(query, described, _chart(query), understood.grounded), chart)
+
     def mentions(self, question: str) -> list[str]:
         """The values a question names ("'kubrik' → director Stanley Kubrick (dimension
         movie__director_name)"), for a language model's prompt."""
@@ -541,7 +597,7 @@ class BuiltinEngine:
                 )
             order_by = [("-" if r.descending else "") + metrics[0]]
             if limit is None:
-                plural = any(en.singular(w) != w for _, w in r.dimensions)
+                plural = any(w and en.singular(w) != w for _, w in r.dimensions)
                 limit = DEFAULT_TOP if plural else 1
         elif limit is not None and group_by:
             order_by = ["-" + metrics[0]]
@@ -560,6 +616,9 @@ class BuiltinEngine:
         dimension named only by a function word ("titles") groups only after by, per…"""
         settled = []
         for name, last in r.dimensions:
+            if last is None:
+                settled.append((name, last))
+                continue
             short = name.split("__")[-1]
             if short.startswith("is_"):
                 r.flags.append(name)
@@ -625,7 +684,7 @@ class _Reading:
     metrics: list[str] = field(default_factory=list)
     phrases: list[tuple[list[int], str, list[Phrase]]] = field(default_factory=list)
     dimension_at: dict[int, str] = field(default_factory=dict)  # token → dimension phrase
-    dimensions: list[tuple[str, str]] = field(default_factory=list)  # (name, its last word)
+    dimensions: list[tuple[str, str | None]] = field(default_factory=list)  # (name, last word)
     filters: list[tuple[str, str, str, list]] = field(default_factory=list)
     years: tuple[int | None, int | None] = (None, None)
     year_set: list[int] = field(default_factory=list)
@@ -673,6 +732,34 @@ def _negation_before(t: list[str], i: int) -> int | None:
 def _dimension(kind: str) -> str:
     """The dimension a grounded kind filters on ("genre@movie__primary_genre": moved there)."""
     return kind.split("@", 1)[1] if "@" in kind else DIMENSION_OF_KIND.get(kind, kind)
+
+
+FOLLOW_UP_CUES = frozenset({"and", "now", "only", "just", "same", "also", "but", "then"})
+CHART_TYPES = ("bar", "line", "scatter", "histogram", "pie")
+
+
+def _chart_words(r: _Reading) -> str | None:
+    """'as a line chart', 'show it as bars': the chart asked for (its words consumed)."""
+    found = None
+    for k, word in enumerate(r.tokens):
+        if not r.used[k] and en.singular(word) in CHART_TYPES:
+            found = en.singular(word)
+            r.used[k] = True
+    return found
+
+
+def _with_chart(understood: Understood, chart: str | None) -> Understood:
+    if chart and understood.query.group_by:
+        understood.chart = {"type": chart, "x": understood.query.group_by[0],
+                            "y": understood.query.metrics[0]}  # fmt: skip
+    return understood
+
+
+_REFERENCE_NAME = re.compile(r"(?:Dimension|TimeDimension)\(\s*'([a-z0-9_]+)'")
+
+
+def _dimensions_of(condition: str) -> set[str]:
+    return set(_REFERENCE_NAME.findall(condition))
 
 
 def _quote(value: str) -> str:

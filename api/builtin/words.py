@@ -28,7 +28,8 @@ FILLER = _set(
     altogether alone worldwide globally tmdb minutes mins trend trends belong belongs typical
     part member members credited brought bring earn earned generate generated received
     receive got gotten often frequently up shows cast releases ever time times across
-    all overall whole entire worked work working making
+    all overall whole entire worked work working making instead about again only now just
+    same then but
     """
 )
 # Abbreviations written for a word.
