@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.conversations import ConversationNotFound
 from api.semantic.engine import SemanticLayerUnavailable
 from api.semantic.query import InvalidMetricQuery
 from api.text_to_sql.executor import DatabaseUnavailable, QueryFailed, QueryTimeout
@@ -65,6 +66,7 @@ DOMAIN_ERRORS: tuple[type[Exception], ...] = (
     SemanticLayerUnavailable,
     QueryFailed,
     QueryTimeout,
+    ConversationNotFound,
 )
 
 
@@ -86,6 +88,8 @@ def http_error(exc: Exception) -> ApiError:
         return ApiError(503, "docs_unavailable", str(exc))
     if isinstance(exc, QueryTimeout):
         return ApiError(504, "query_timeout", str(exc))
+    if isinstance(exc, ConversationNotFound):
+        return ApiError(404, "not_found", "no such conversation (unknown, expired or not yours)")
     if isinstance(exc, QueryFailed):
         return ApiError(400, "query_failed", f"the query failed: {exc}")
     raise TypeError(f"not a domain error: {type(exc).__name__}")

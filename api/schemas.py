@@ -164,6 +164,11 @@ class QuestionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     question: str = Field(min_length=3, max_length=500)
+    conversation_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Continue a conversation: the question is read against its earlier turns.",
+    )
 
     @field_validator("question")
     @classmethod
@@ -226,6 +231,7 @@ class AskResponse(BaseModel):
         default=None,
         description="The built-in engine's reading: metrics, groupings, years, grounded values.",
     )
+    conversation_id: str = Field(description="Send it back with a follow-up question.")
 
 
 class Health(BaseModel):

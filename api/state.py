@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from api.conversations import ConversationStore
 from api.grounding.values import DIMENSION_OF_KIND, Grounder
 from api.semantic.engine import SemanticLayerUnavailable
 from api.semantic.service import SemanticLayer
@@ -23,7 +24,7 @@ from api.text_to_sql.llm import GeminiClient
 from api.text_to_sql.schema_context import SchemaContextCache
 from api.text_to_sql.service import AskService
 from ml import artifacts
-from warehouse.connection import analyst_url
+from warehouse.connection import analyst_url, owner_url
 from warehouse.dbt_runner import project_vars
 from warehouse.settings import Settings
 
@@ -99,6 +100,7 @@ class AppState:
     ask: AskService
     ask_limiter: RateLimiter
     semantic: SemanticLayer
+    conversations: ConversationStore
     api_keys: frozenset[str] = field(default_factory=frozenset)
     reliable_budget_usd: int = 100_000
 
@@ -165,6 +167,11 @@ def build_state(settings: Settings) -> AppState:
         ask=ask,
         ask_limiter=RateLimiter(settings.ask_requests_per_minute),
         semantic=semantic,
+        conversations=ConversationStore(
+            owner_url(settings),
+            max_turns=settings.conversation_max_turns,
+            ttl_hours=settings.conversation_ttl_hours,
+        ),
         api_keys=keys,
         reliable_budget_usd=int(project_vars(settings).get("reliable_budget_usd", 100_000)),
     )

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     ask_requests_per_minute: int = Field(default=30, ge=1, alias="ASK_REQUESTS_PER_MINUTE")
     # Server-side limit on one analyst query.
     query_timeout_ms: int = Field(default=10_000, ge=100, alias="QUERY_TIMEOUT_MS")
+    # Conversations (follow-up questions): turns kept, and how long one lives.
+    conversation_max_turns: int = Field(default=20, ge=1, le=200, alias="CONVERSATION_MAX_TURNS")
+    conversation_ttl_hours: float = Field(default=24.0, gt=0, alias="CONVERSATION_TTL_HOURS")
 
     # Deployment only (Lambda, the API container): when set, `ingestion.aws_secrets` replaces
     # the matching secret above with the value from Secrets Manager, once per process.

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from api import errors
+from api.conversations import ConversationNotFound
 from api.semantic.engine import SemanticLayerUnavailable
 from api.semantic.query import InvalidMetricQuery
 from api.text_to_sql.executor import DatabaseUnavailable, QueryFailed, QueryTimeout
@@ -26,6 +27,8 @@ CASES = [
      "Gemini is down"),
     (AskFailed(AskFailure.UNANSWERABLE, "could not place 'x'"), 422, "unanswerable",
      "could not place 'x'"),
+    (ConversationNotFound("abc"), 404, "not_found",
+     "no such conversation (unknown, expired or not yours)"),
     (DatabaseUnavailable("postgresql://tmdb:secret@db/tmdb refused"), 503, "database_unavailable",
      "the warehouse is unavailable"),
     (ModelUnavailable("no model: run `tmdb train`"), 503, "model_unavailable",
