@@ -321,6 +321,30 @@ def _print_rows(columns: list[str], rows: list[list], count: int, truncated: boo
     out.print(table)
 
 
+def _ask_once(state, question: str, conversation: str | None, max_rows: int, chart: bool):
+    """One question through the same path as POST /ask (and its conversation)."""
+    from api.conversations import ConversationNotFound
+    from api.routes.ask import answer_question
+    from api.schemas import AskRequest
+    from api.text_to_sql.service import AskFailed
+
+    try:
+        body = AskRequest(
+            question=question, conversation_id=conversation, max_rows=max_rows, chart=chart
+        )
+        return answer_question(state, body, max_rows, chart)
+    except AskFailed as exc:
+        raise UsageError(str(exc)) from exc
+    except ConversationNotFound as exc:
+        raise UsageError(f"no such conversation: {exc} (unknown or expired)") from exc
+
+
+def _show_answer(answer, rows: int = 20) -> None:
+    out.print(answer.answer, highlight=False)
+    out.print(f"\n[dim]{answer.sql}[/]", highlight=False)
+    _print_rows(answer.columns, answer.rows[:rows], len(answer.rows), answer.truncated)
+
+
 @app.command("ask")
 def ask_command(
     question: Annotated[str, typer.Argument(help="A question about the movies, in plain words.")],
@@ -328,32 +352,77 @@ def ask_command(
         Path | None, typer.Option("--chart", help="Also draw the chart into this PNG file.")
     ] = None,
     max_rows: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    conversation: Annotated[
+        str | None, typer.Option(help="Continue this conversation (its id is printed).")
+    ] = None,
 ):
     """The same answer as POST /ask, in the terminal."""
-
     from api.state import build_state
-    from api.text_to_sql.service import AskFailed
 
     settings = get_settings()
 
     def action():
         state = build_state(settings)
         try:
-            return state.ask.ask(question, max_rows=max_rows, chart=chart is not None)
-        except AskFailed as exc:
-            raise UsageError(str(exc)) from exc
+            return _ask_once(state, question, conversation, max_rows, chart is not None)
         finally:
             state.close()
 
     answer = _run(action)
-    out.print(answer.answer, highlight=False)
-    out.print(f"\n[dim]{answer.sql}[/]", highlight=False)
-    _print_rows(answer.columns, answer.rows[:20], len(answer.rows), answer.truncated)
+    _show_answer(answer)
+    out.print(f"[dim]conversation {answer.conversation_id}[/]", highlight=False)
     if chart is not None:
         if answer.chart_png is None:
             _fail("the result cannot be drawn as a chart")
         chart.write_bytes(answer.chart_png)
         out.print(f"chart written to {chart}")
+
+
+@app.command("chat")
+def chat_command(
+    max_rows: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+):
+    """An interactive conversation: follow-up questions read against the earlier ones.
+    /new starts over, /sql shows the last query, /quit (or Ctrl-D) leaves."""
+    from api.state import build_state
+
+    state = build_state(get_settings())
+    conversation: str | None = None
+    last_sql = ""
+    out.print("Ask about the movies; follow up as you would with an analyst. /new, /sql, /quit")
+    try:
+        while True:
+            try:
+                line = input("? ").strip()
+            except EOFError:
+                break
+            if not line:
+                continue
+            if line in ("/quit", "/exit"):
+                break
+            if line == "/new":
+                conversation, last_sql = None, ""
+                out.print("[dim]new conversation[/]")
+                continue
+            if line == "/sql":
+                out.print(last_sql or "no query yet", highlight=False)
+                continue
+            try:
+                answer = _ask_once(state, line, conversation, max_rows, False)
+            except UsageError as exc:
+                err.print(f"[bold red]error:[/] {exc}", highlight=False)
+                continue
+            except Exception as exc:
+                expected = expected_failure(exc)
+                if expected is None:
+                    raise
+                err.print(f"[bold red]error:[/] {expected}", highlight=False)
+                continue
+            conversation, last_sql = answer.conversation_id, answer.sql
+            out.print(answer.answer, highlight=False)
+            _print_rows(answer.columns, answer.rows[:20], len(answer.rows), answer.truncated)
+    finally:
+        state.close()
 
 
 @app.command("eval-ask")

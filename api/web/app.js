@@ -260,26 +260,58 @@
     $("ask-result").hidden = false;
   }
 
-  async function ask(question) {
+  // The conversation the follow-up box continues (null: the next question starts one).
+  let conversationId = null;
+
+  function addTurn(question, answer) {
+    const thread = $("thread");
+    const item = document.createElement("li");
+    const asked = document.createElement("p");
+    asked.className = "turn-question";
+    asked.textContent = question;
+    const said = document.createElement("p");
+    said.className = "turn-answer";
+    said.textContent = answer;
+    item.append(asked, said);
+    thread.append(item);
+    thread.hidden = false;
+  }
+
+  function newConversation() {
+    conversationId = null;
+    $("thread").replaceChildren();
+    $("thread").hidden = true;
+    $("followup-form").hidden = true;
+    $("ask-result").hidden = true;
+  }
+
+  async function ask(question, followUp = false) {
     const error = $("ask-error");
     const status = $("ask-status");
-    const button = $("ask-submit");
+    const button = followUp ? $("followup-submit") : $("ask-submit");
     clearError(error);
     question = question.trim();
     if (question.length < 3) {
       showError(error, new ApiFailure("invalid_input", "question: type at least 3 characters", 0));
-      $("question").focus();
+      (followUp ? $("followup") : $("question")).focus();
       return;
     }
+    if (!followUp) newConversation();
     button.disabled = true;
     $("ask-section").setAttribute("aria-busy", "true");
-    status.textContent = "Thinking: writing SQL, checking it and running it…";
+    status.textContent = "Thinking: writing the query, checking it and running it…";
     try {
-      const data = await call("POST", "/ask", { question, chart: true });
+      const body = { question, chart: true };
+      if (followUp && conversationId) body.conversation_id = conversationId;
+      const data = await call("POST", "/ask", body);
+      conversationId = data.conversation_id || null;
       renderAnswer(data);
+      addTurn(question, data.answer);
+      $("followup-form").hidden = !conversationId;
+      $("followup").value = "";
       status.textContent = "";
     } catch (e) {
-      $("ask-result").hidden = true;
+      if (!followUp) $("ask-result").hidden = true;
       status.textContent = "";
       showError(error, asFailure(e));
     } finally {
@@ -289,6 +321,14 @@
   }
 
   function setupAsk() {
+    $("followup-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      ask($("followup").value, true);
+    });
+    $("new-conversation").addEventListener("click", () => {
+      newConversation();
+      $("question").focus();
+    });
     const form = $("ask-form");
     form.addEventListener("submit", (event) => {
       event.preventDefault();

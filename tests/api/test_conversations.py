@@ -120,3 +120,36 @@ def test_conversations_are_bounded_expire_and_stay_out_of_the_analysts_reach(
     time.sleep(1.5)
     late = brief.post("/ask-text", json={"question": "and since 2000?", "conversation_id": cid})
     assert late.status_code == 404
+
+
+def test_tmdb_ask_continues_a_conversation_and_tmdb_chat_follows_up(
+    api_warehouse, monkeypatch
+) -> None:
+    import re
+
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from warehouse.settings import reset_settings_cache
+
+    monkeypatch.setenv("DATABASE_URL", api_warehouse.database_url)
+    monkeypatch.setenv("DBT_TARGET_PATH", str(api_warehouse.dbt_target))
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    reset_settings_cache()
+    runner = CliRunner()
+    first = runner.invoke(app, ["ask", "movies by genre"])
+    assert first.exit_code == 0, first.output
+    cid = re.search(r"conversation ([0-9a-f-]{36})", first.output)[1]
+    follow = runner.invoke(app, ["ask", "and only since 2015?", "--conversation", cid])
+    assert follow.exit_code == 0, follow.output
+    assert "since 2015" in follow.output and cid in follow.output
+    unknown = runner.invoke(app, ["ask", "and since 2000?", "--conversation", "nope"])
+    assert unknown.exit_code == 1 and "no such conversation" in unknown.output
+
+    session = "success rate by genre\nand only since 2010?\n/sql\n/new\n/sql\n/quit\n"
+    chat = runner.invoke(app, ["chat"], input=session)
+    reset_settings_cache()
+    assert chat.exit_code == 0, chat.output
+    assert "following up" in chat.output and "since 2010" in chat.output
+    assert "'2010-01-01'" in chat.output  # /sql printed the follow-up's query
+    assert chat.output.rstrip().endswith("no query yet") or "no query yet" in chat.output

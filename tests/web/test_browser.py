@@ -17,7 +17,7 @@ import uvicorn
 
 from api.main import ATTRIBUTION, create_app
 from tests.api.conftest import ApiWarehouse, sql_then_text
-from tests.conftest import free_port
+from tests.conftest import free_port, query
 from tests.fake_gemini import FakeGemini
 from tests.web.chromium import Chromium, Page
 from tests.web.conftest import with_web
@@ -230,6 +230,76 @@ def test_the_metrics_panel_lists_the_metrics_and_a_click_asks_about_one(page, li
     assert first_year == rows[0][0][:4] and first_year.isdigit()  # the period, not a timestamp
     assert page.js_errors() == []
     shot(page, "metrics.png")
+
+
+def test_a_three_turn_conversation_shows_each_answer_under_its_question(
+    page, live: Live, api_warehouse: ApiWarehouse
+) -> None:
+    since = "{{ TimeDimension('metric_time', 'day') }} >= '2010-01-01'"
+    drafts = [
+        {"metrics": ["success_rate"], "group_by": ["genre__genre_name"]},
+        {"metrics": ["success_rate"], "group_by": ["genre__genre_name"], "where": [since]},
+        {
+            "metrics": ["success_rate"],
+            "group_by": ["metric_time__year"],
+            "where": [since],
+            "order_by": ["-success_rate"],
+            "limit": 5,
+        },
+    ]
+    prompts: list[str] = []
+
+    def respond(request: dict):
+        if FakeGemini.wants_json(request):
+            prompts.append(str(request["contents"]))
+            query = drafts[min(len(prompts), len(drafts)) - 1]
+            return {"metric_query": query, "chart": None, "reasoning": "the governed metric"}
+        return f"Answer {len(prompts)}."
+
+    live.gemini.respond_with(respond)
+    page.fill("#api-key", API_KEY)
+    turns = ["success rate by genre", "and only since 2010?", "now by year, just the top 5"]
+    page.fill("#question", turns[0])
+    page.click("#ask-submit")
+    page.wait_for(visible("#followup-form"), "the follow-up box")
+    for n, question in enumerate(turns[1:], start=2):
+        page.fill("#followup", question)
+        page.click("#followup-submit")
+        page.wait_for(f"document.querySelectorAll('#thread li').length === {n}", f"turn {n}")
+    thread = page.evaluate(
+        "[...document.querySelectorAll('#thread li')].map(li => [li.querySelector("
+        "'.turn-question').innerText, li.querySelector('.turn-answer').innerText])"
+    )
+    assert thread == [[q, f"Answer {i}."] for i, q in enumerate(turns, start=1)]
+    sent = [
+        json.loads(r["postData"])
+        for r in page.requests()
+        if r["url"].endswith("/ask") and r["method"] == "POST"
+    ][-3:]
+    assert "conversation_id" not in sent[0]
+    assert sent[1]["conversation_id"] == sent[2]["conversation_id"]
+    assert "<conversation>" in prompts[1] and turns[0] in prompts[1]
+    rows = page.evaluate(
+        "[...document.querySelectorAll('#ask-table tbody tr')]"
+        ".map(tr => [...tr.cells].map(td => JSON.parse(td.dataset.value)))"
+    )
+    rate = (
+        "count(*) filter (where is_commercial_success)::float"
+        " / nullif(count(is_commercial_success), 0)"
+    )
+    top = [
+        r
+        for (r,) in query(
+            api_warehouse.database_url,
+            f"select {rate} from marts.dim_movies where release_date >= '2010-01-01'"
+            " group by extract(year from release_date) order by 1 desc nulls last limit 5",
+        )
+    ]
+    assert [row[1] for row in rows] == pytest.approx(top)
+    shot(page, "conversation.png")
+    page.click("#new-conversation")
+    assert page.evaluate(visible("#thread")) is False
+    assert page.js_errors() == []
 
 
 def test_a_prediction_and_its_errors(page: Page, live: Live) -> None:
