@@ -30,11 +30,13 @@ def _close(got: dict, expected: dict) -> None:
 
 def test_three_follow_ups_give_the_figures_of_hand_written_sql(api, api_warehouse) -> None:
     url = api_warehouse.database_url
-    client = api(GEMINI_API_KEY="")
-    first = client.post("/ask-text", json={"question": "success rate by genre"}).json()
+    workers = [api(GEMINI_API_KEY=""), api(GEMINI_API_KEY="")]  # two API workers, one store
+    first = workers[0].post("/ask-text", json={"question": "success rate by genre"}).json()
     cid = first["conversation_id"]
+    turn = iter([1, 0, 1])
 
     def follow(question: str) -> dict:
+        client = workers[next(turn)]
         response = client.post("/ask-text", json={"question": question, "conversation_id": cid})
         assert response.status_code == 200, response.text
         body = response.json()
