@@ -118,12 +118,18 @@ def create_server(settings: Settings) -> FastMCP:
     async def ask_question(
         question: Annotated[str, Field(description="A question about the movies, in words.")],
         max_rows: Annotated[int, Field(ge=1, le=1000)] = 100,
+        conversation_id: Annotated[
+            str | None, Field(description="Continue a conversation: a follow-up question.")
+        ] = None,
     ) -> AskResponse:
         """A question in plain language, answered like POST /ask-text: through a governed metric
-        when one fits (route "semantic"), otherwise through SQL written from the dbt docs."""
+        when one fits (route "semantic"), otherwise through SQL written from the dbt docs. The
+        answer's conversation_id, sent back, makes the next question a follow-up."""
 
         def work() -> AskResponse:
-            body = AskTextRequest(question=question, max_rows=max_rows)
+            body = AskTextRequest(
+                question=question, max_rows=max_rows, conversation_id=conversation_id
+            )
             return ask.to_response(ask.answer_question(state(), body, body.max_rows, False))
 
         return await _call(work)

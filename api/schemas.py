@@ -175,6 +175,8 @@ class QuestionRequest(BaseModel):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be blank")
+        if any(ord(c) < 32 and c not in "\t\n\r" for c in value):
+            raise ValueError("must not contain control characters")  # nor can it be stored
         return value.strip()
 
 

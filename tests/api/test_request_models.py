@@ -58,6 +58,9 @@ def test_the_ask_bodies_share_one_question_check() -> None:
         assert model.model_validate({"question": "  Top genres?  "}).question == "Top genres?"
         with pytest.raises(ValueError, match="must not be blank"):
             model.model_validate({"question": "    "})
+        with pytest.raises(ValueError, match="must not contain control characters"):
+            model.model_validate({"question": "Top\x00 genres?"})
+        assert model.model_validate({"question": "Top\tgenres?"}).question == "Top\tgenres?"
 
 
 def test_openapi_documents_every_predict_field() -> None:
