@@ -18,6 +18,8 @@ from typing import Any
 
 import psycopg2
 
+from api.text_to_sql.executor import DatabaseUnavailable
+
 SCHEMA = "tmdb_app"
 DDL = f"""
 create schema if not exists {SCHEMA};
@@ -67,7 +69,10 @@ class ConversationStore:
         self._lock = threading.Lock()
 
     def _connect(self):
-        conn = psycopg2.connect(self.url)
+        try:
+            conn = psycopg2.connect(self.url)
+        except psycopg2.OperationalError as exc:  # answered 503, like any query
+            raise DatabaseUnavailable("the warehouse is unavailable") from exc
         conn.autocommit = True
         if not self._ready:
             with self._lock, conn.cursor() as cur:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+import uuid
 
 import psycopg2
 import pytest
@@ -155,3 +156,20 @@ def test_tmdb_ask_continues_a_conversation_and_tmdb_chat_follows_up(
     assert "following up" in chat.output and "since 2010" in chat.output
     assert "'2010-01-01'" in chat.output  # /sql printed the follow-up's query
     assert chat.output.rstrip().endswith("no query yet") or "no query yet" in chat.output
+
+
+def test_a_follow_up_with_the_warehouse_down_is_a_clean_503(api) -> None:
+    client = api(
+        GEMINI_API_KEY="",
+        DATABASE_URL="postgresql://nobody@127.0.0.1:9/none",
+        ANALYST_DATABASE_URL="postgresql://nobody@127.0.0.1:9/none",
+    )
+    response = client.post(
+        "/ask-text",
+        json={
+            "question": "and since 2000?",
+            "conversation_id": str(uuid.UUID(int=0)),
+        },
+    )
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["code"] == "database_unavailable"
