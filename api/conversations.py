@@ -3,7 +3,8 @@
 They live in the service's own schema (`tmdb_app`, owned by the warehouse owner; `tmdb_analyst`
 has no access), so two API workers share them and a restart loses none. A conversation belongs
 to the API key that started it (its SHA-256, never the key): another key, an unknown id and an
-expired one all answer `not_found`. Turns are bounded (the oldest are dropped) and expire.
+expired one all answer `not_found`. Turns are bounded (the oldest are dropped) and expire;
+expired conversations are deleted when the next one starts.
 Question text is stored as data and only ever reaches a model inside a data block.
 """
 
@@ -40,6 +41,7 @@ create table if not exists {SCHEMA}.conversation_turns (
     created_at timestamptz not null default now(),
     primary key (conversation_id, turn)
 );
+create index if not exists conversations_expires_at on {SCHEMA}.conversations (expires_at);
 """
 
 
@@ -85,8 +87,10 @@ class ConversationStore:
         return conn
 
     def start(self, api_key: str | None) -> str:
+        """A new conversation's id; expired ones (and their turns) are deleted on the way."""
         conversation_id = str(uuid.uuid4())
         with self._connect() as conn, conn.cursor() as cur:
+            cur.execute(f"delete from {SCHEMA}.conversations where expires_at <= now()")
             cur.execute(
                 f"insert into {SCHEMA}.conversations (conversation_id, owner, expires_at)"
                 " values (%s, %s, now() + make_interval(secs => %s))",

@@ -123,6 +123,12 @@ def test_conversations_are_bounded_expire_and_stay_out_of_the_analysts_reach(
     time.sleep(1.5)
     late = brief.post("/ask-text", json={"question": "and since 2000?", "conversation_id": cid})
     assert late.status_code == 404
+    brief.post("/ask-text", json={"question": "movies by genre"})  # starting one sweeps
+    [[left]] = query(
+        api_warehouse.database_url,
+        f"select count(*) from tmdb_app.conversation_turns where conversation_id = '{cid}'",
+    )
+    assert left == 0
 
 
 def test_tmdb_ask_continues_a_conversation_and_tmdb_chat_follows_up(
