@@ -95,7 +95,8 @@ def http_error(exc: Exception) -> ApiError:
     raise TypeError(f"not a domain error: {type(exc).__name__}")
 
 
-def _describe(errors: list[dict]) -> str:
+def describe_validation(errors: list[dict]) -> str:
+    """Pydantic's errors in one line: `field: message; …` (the first five)."""
     parts = []
     for error in errors[:5]:
         where = ".".join(str(p) for p in error.get("loc", []) if p != "body") or "body"
@@ -121,7 +122,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(error_body("invalid_input", _describe(exc.errors())), 422)
+        return JSONResponse(error_body("invalid_input", describe_validation(exc.errors())), 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_exception(request: Request, exc: StarletteHTTPException) -> JSONResponse:

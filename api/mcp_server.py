@@ -21,7 +21,7 @@ from mcp.server.fastmcp import FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
 from pydantic import Field, ValidationError
 
-from api.errors import DOMAIN_ERRORS, ApiError, http_error
+from api.errors import DOMAIN_ERRORS, ApiError, describe_validation, http_error
 from api.routes import ask, predict
 from api.routes import metrics as metric_routes
 from api.schemas import AskResponse, AskTextRequest, PredictRequest, PredictResponse
@@ -51,10 +51,7 @@ async def _call(work: Callable[[], T]) -> T:
     except (ApiError, *DOMAIN_ERRORS) as exc:
         raise _tool_error(exc) from exc
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ToolError(f"invalid_input: {problems}") from exc
+        raise ToolError(f"invalid_input: {describe_validation(exc.errors())}") from exc
 
 
 def create_server(settings: Settings) -> FastMCP:

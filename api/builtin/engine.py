@@ -68,7 +68,6 @@ class Understood:
     query: MetricQuery
     described: list[str]
     chart: dict[str, Any] | None = None
-    grounded: list[str] = field(default_factory=list)
 
 
 def _phrase_words(text: str) -> tuple[str, ...]:
@@ -190,7 +189,7 @@ class BuiltinEngine:
             limit=(new.limit if ranked else previous.limit) if new.group_by else None,
         )  # fmt: skip
         described = ["following up", *understood.described]
-        return _with_chart(Understood(query, described, _chart(query), understood.grounded), chart)
+        return _with_chart(Understood(query, described, _chart(query)), chart)
 
     def mentions(self, question: str) -> list[str]:
         """The values a question names ("'kubrik' → director Stanley Kubrick (dimension
@@ -316,7 +315,7 @@ class BuiltinEngine:
                     continue
                 for at in self._occurrences(phrase.words, singular, r.tokens, r.used, skip_filler):
                     readings = [p for p in self.phrases if p.words == phrase.words]
-                    r.phrases.append((at, r.tokens[at[-1]], readings))
+                    r.phrases.append((at, readings))
                     for k in at:
                         r.used[k] = True
 
@@ -354,25 +353,23 @@ class BuiltinEngine:
 
         metrics = [
             (p, is_weak(p))
-            for _, _, readings in r.phrases
+            for _, readings in r.phrases
             if len(readings) == 1 and readings[0].kind == "metric"
             for p in readings
         ]
         ambiguous = [
-            (at, last, readings)
-            for at, last, readings in r.phrases
-            if len({p.kind for p in readings}) > 1
+            (at, readings) for at, readings in r.phrases if len({p.kind for p in readings}) > 1
         ]
-        for at, last, readings in r.phrases:
+        for at, readings in r.phrases:
             if all(p.kind == "dimension" for p in readings):
-                r.dimensions.append((readings[0].name, last))
+                r.dimensions.append((readings[0].name, at))
                 r.dimension_at.update({k: readings[0].name for k in at})
         strong_named = any(not weak for _, weak in metrics)
-        for at, last, readings in ambiguous:
+        for at, readings in ambiguous:
             metric = next(p for p in readings if p.kind == "metric")
             dimension = next(p for p in readings if p.kind == "dimension")
             if strong_named:
-                r.dimensions.append((dimension.name, last))
+                r.dimensions.append((dimension.name, at))
                 r.dimension_at.update({k: dimension.name for k in at})
             else:
                 metrics.append((metric, False))
@@ -597,7 +594,10 @@ class BuiltinEngine:
                 )
             order_by = [("-" if r.descending else "") + metrics[0]]
             if limit is None:
-                plural = any(w and en.singular(w) != w for _, w in r.dimensions)
+                plural = any(
+                    at and en.singular(r.tokens[at[-1]]) != r.tokens[at[-1]]
+                    for _, at in r.dimensions
+                )
                 limit = DEFAULT_TOP if plural else 1
         elif limit is not None and group_by:
             order_by = ["-" + metrics[0]]
@@ -608,16 +608,16 @@ class BuiltinEngine:
             order_by=order_by,
             limit=limit,
         )
-        return Understood(query, described, _chart(query), [d for d in described if "→" in d])
+        return Understood(query, described, _chart(query))
 
     def _settle_dimensions(self, r: _Reading) -> None:
         """Dimensions that are not groupings: a yes/no one ("top billed") is a filter; one
         whose values are a grounded kind ("Drama as primary genre") takes that filter; a
         dimension named only by a function word ("titles") groups only after by, per…"""
         settled = []
-        for name, last in r.dimensions:
-            if last is None:
-                settled.append((name, last))
+        for name, at in r.dimensions:
+            if at is None:
+                settled.append((name, at))
                 continue
             short = name.split("__")[-1]
             if short.startswith("is_"):
@@ -631,19 +631,13 @@ class BuiltinEngine:
                     moved = True
             if moved:
                 continue
-            if all(w in en.FILLER for w in _phrase_words(short)) and not self._cued(r, last):
+            if all(w in en.FILLER for w in _phrase_words(short)) and not _cued(r, at[0]):
                 continue
-            where = r.tokens.index(last)
-            if where > 0 and r.tokens[where - len(_phrase_words(short))] in ("a", "an", "any"):
+            if at[0] > 0 and r.tokens[at[0] - 1] in ("a", "an", "any"):
                 r.known.append(name)  # "part of a collection": movies that have one
                 continue
-            settled.append((name, last))
+            settled.append((name, at))
         r.dimensions[:] = [d for d in settled if d[0] not in r.known]
-
-    @staticmethod
-    def _cued(r: _Reading, last: str) -> bool:
-        where = r.tokens.index(last)
-        return where > 0 and r.tokens[where - 1] in GROUP_CUES
 
     def _reachable_kind(
         self, kind: str, same: list, metrics: list[str], grouped: list[str], filtered: dict
@@ -682,9 +676,10 @@ class _Reading:
     used: list[bool] = field(init=False)
     described: list[str] = field(default_factory=list)
     metrics: list[str] = field(default_factory=list)
-    phrases: list[tuple[list[int], str, list[Phrase]]] = field(default_factory=list)
+    phrases: list[tuple[list[int], list[Phrase]]] = field(default_factory=list)
     dimension_at: dict[int, str] = field(default_factory=dict)  # token → dimension phrase
-    dimensions: list[tuple[str, str | None]] = field(default_factory=list)  # (name, last word)
+    # (name, the positions of the words that named it; None when carried over from a turn)
+    dimensions: list[tuple[str, list[int] | None]] = field(default_factory=list)
     filters: list[tuple[str, str, str, list]] = field(default_factory=list)
     years: tuple[int | None, int | None] = (None, None)
     year_set: list[int] = field(default_factory=list)
@@ -727,6 +722,11 @@ def _negation_before(t: list[str], i: int) -> int | None:
     if k >= 1 and (t[k - 1], t[k]) in en.NEGATION_PAIRS:
         return k - 1
     return None
+
+
+def _cued(r: _Reading, start: int) -> bool:
+    """A grouping word ("by", "per", "which"…) just before the phrase that starts at `start`."""
+    return start > 0 and r.tokens[start - 1] in GROUP_CUES
 
 
 def _dimension(kind: str) -> str:

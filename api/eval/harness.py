@@ -11,6 +11,7 @@ whose gold leaves unknowns out. A refusal is right only where one is wanted.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import Counter, defaultdict
@@ -189,15 +190,10 @@ def asker(service: Any, refusal_kinds: Iterable[Any]) -> Callable[[str], tuple[l
             answer = service.ask(text, max_rows=1000)
         except AskFailed as exc:
             return [], exc.kind in kinds, f"{exc.kind.value}: {exc}"[:300]
-        return answer.rows, False, json_dumps(answer.metric_query) or answer.sql[:300]
+        shown = json.dumps(answer.metric_query) if answer.metric_query else answer.sql[:300]
+        return answer.rows, False, shown
 
     return ask
-
-
-def json_dumps(value: Any) -> str:
-    import json
-
-    return json.dumps(value) if value else ""
 
 
 def evaluate(

@@ -66,26 +66,6 @@ SOURCES = {
 STALE_FILES = ("catalog.json", "manifest.json")  # rewritten by every `tmdb transform`
 
 
-@dataclass(frozen=True)
-class Grounded:
-    """A span of the question (word positions `start`..`end`) and the value it names."""
-
-    span: str
-    start: int
-    end: int
-    kind: str
-    value: str
-    score: float
-    alternatives: tuple[Match, ...] = ()
-
-    @property
-    def dimension(self) -> str | None:
-        return DIMENSION_OF_KIND.get(self.kind)
-
-    def describe(self) -> str:
-        return f"'{self.span}' → {self.kind} {self.value}"
-
-
 @dataclass
 class Values:
     """One built index and the aliases beside it (language names, value synonyms)."""

@@ -20,21 +20,25 @@ def gemini() -> Iterator[FakeGemini]:
         yield server
 
 
+def app_env(api_warehouse: ApiWarehouse, gemini: FakeGemini) -> dict[str, str]:
+    """The environment the product is configured by in these tests (the app, `tmdb mcp`)."""
+    return {
+        "DATABASE_URL": api_warehouse.database_url,
+        "TMDB_ARTIFACTS_DIR": str(api_warehouse.artifacts_dir),
+        "DBT_TARGET_PATH": str(api_warehouse.dbt_target),
+        "GEMINI_API_KEY": "test-gemini-key",
+        "GEMINI_BASE_URL": gemini.url,
+        "GEMINI_MODEL": "gemini-test-flash",
+    }
+
+
 @pytest.fixture
 def api(api_warehouse: ApiWarehouse, gemini: FakeGemini, monkeypatch) -> Callable[..., TestClient]:
     """A client for an app configured only through the environment, like production."""
     clients: list[TestClient] = []
 
     def make(**env: str) -> TestClient:
-        settings_env = {
-            "DATABASE_URL": api_warehouse.database_url,
-            "TMDB_ARTIFACTS_DIR": str(api_warehouse.artifacts_dir),
-            "DBT_TARGET_PATH": str(api_warehouse.dbt_target),
-            "GEMINI_API_KEY": "test-gemini-key",
-            "GEMINI_BASE_URL": gemini.url,
-            "GEMINI_MODEL": "gemini-test-flash",
-            **env,
-        }
+        settings_env = {**app_env(api_warehouse, gemini), **env}
         for name, value in settings_env.items():
             if value == "":
                 monkeypatch.delenv(name, raising=False)

@@ -12,21 +12,14 @@ import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
+from tests.api.conftest import app_env
 from tests.conftest import REPO_ROOT, query
 from tests.fake_gemini import FakeGemini
 from tests.shared_fixtures import ApiWarehouse
 
 
 def _server(api_warehouse: ApiWarehouse, gemini: FakeGemini) -> StdioServerParameters:
-    env = {
-        **os.environ,
-        "DATABASE_URL": api_warehouse.database_url,
-        "TMDB_ARTIFACTS_DIR": str(api_warehouse.artifacts_dir),
-        "DBT_TARGET_PATH": str(api_warehouse.dbt_target),
-        "GEMINI_API_KEY": "test-gemini-key",
-        "GEMINI_BASE_URL": gemini.url,
-        "GEMINI_MODEL": "gemini-test-flash",
-    }
+    env = {**os.environ, **app_env(api_warehouse, gemini)}
     return StdioServerParameters(
         command=sys.executable, args=["-m", "cli.main", "mcp"], env=env, cwd=str(REPO_ROOT)
     )

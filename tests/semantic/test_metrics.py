@@ -4,16 +4,11 @@ catalogue; genre counting both ways; bad names; hostile filters. Runs as `tmdb_a
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 
 from api.semantic.query import InvalidMetricQuery, MetricQuery
 from api.semantic.service import SemanticLayer
-from api.text_to_sql.executor import QueryExecutor
-from tests.shared_fixtures import ApiWarehouse
-from warehouse.connection import analyst_url
-from warehouse.settings import Settings
 
 # The meaning of each metric, written by hand over `marts.dim_movies` as `m`.
 HAND_WRITTEN = {
@@ -45,14 +40,6 @@ BY_GENRE = (
     "select b.genre_name as k, {expr} as v from marts.bridge_movie_genres as b"
     " inner join marts.dim_movies as m on b.movie_id = m.movie_id group by 1"
 )
-
-
-@pytest.fixture(scope="module")
-def layer(api_warehouse: ApiWarehouse) -> Iterator[SemanticLayer]:
-    settings = Settings(database_url=api_warehouse.database_url)
-    executor = QueryExecutor(analyst_url(settings))
-    yield SemanticLayer(api_warehouse.dbt_target, executor)
-    executor.close()
 
 
 def _rows(layer: SemanticLayer, sql: str) -> dict:

@@ -3,18 +3,12 @@ with the figures of the examples' hand-written SQL."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator
-
 import pytest
 
+from api.eval import harness
 from api.semantic.query import InvalidMetricQuery
 from api.semantic.service import SemanticLayer
 from api.text_to_sql.examples import load_examples
-from api.text_to_sql.executor import QueryExecutor
-from tests.shared_fixtures import ApiWarehouse
-from warehouse.connection import analyst_url
-from warehouse.settings import Settings
 
 # Which columns of the example's SQL hold what each saved query returns, in the same order.
 COLUMNS = {
@@ -47,39 +41,9 @@ COLUMNS = {
 }
 
 
-@pytest.fixture(scope="module")
-def layer(api_warehouse: ApiWarehouse) -> Iterator[SemanticLayer]:
-    settings = Settings(database_url=api_warehouse.database_url)
-    executor = QueryExecutor(analyst_url(settings))
-    yield SemanticLayer(api_warehouse.dbt_target, executor)
-    executor.close()
-
-
-def _normal(value):
-    if isinstance(value, str) and value[:4].isdigit() and value[4:10] == "-01-01":
-        return int(value[:4])  # a year at metric_time__year grain
-    if isinstance(value, float | int) and not isinstance(value, bool):
-        return float(value)
-    return value
-
-
-def _pick(columns: list[str], rows: list[list], wanted: list[str]) -> list[tuple]:
+def _pick(columns: list[str], rows: list[list], wanted: list[str]) -> list[list]:
     where = [columns.index(c) for c in wanted]
-    return [tuple(_normal(row[i]) for i in where) for row in rows]
-
-
-def _same_rows(expected: list[tuple], actual: list[tuple]) -> None:
-    def key(row: tuple) -> tuple:
-        return tuple((v is None, str(type(v)), v if v is not None else 0) for v in row)
-
-    expected, actual = sorted(expected, key=key), sorted(actual, key=key)
-    assert len(expected) == len(actual) > 0
-    for want, got in zip(expected, actual, strict=True):
-        for a, b in zip(want, got, strict=True):
-            if isinstance(a, float) and isinstance(b, float):
-                assert math.isclose(a, b, rel_tol=1e-9), (want, got)
-            else:
-                assert a == b, (want, got)
+    return [[row[i] for i in where] for row in rows]
 
 
 def test_every_saved_query_is_a_verified_example(layer: SemanticLayer) -> None:
@@ -98,10 +62,13 @@ def test_a_saved_query_gives_its_examples_figures(layer: SemanticLayer, name: st
     by_hand = layer.executor.run(example.sql, 100_000)
     compiled, result = layer.run(layer.saved_query(name))
     hand_columns, saved_columns = COLUMNS[name]
-    _same_rows(
+    same, why = harness.compare(
         _pick(by_hand.columns, by_hand.rows, hand_columns),
         _pick(result.columns, result.rows, saved_columns),
+        ordered=False,
+        percent=False,
     )
+    assert same and by_hand.rows, why
     assert compiled.sql.count('"marts".') >= 1  # compiled to the marts, checked by the guard
 
 
