@@ -170,6 +170,7 @@ def descriptions_query(reliable_budget_usd: int) -> str:
     )
 
 
+@lru_cache(maxsize=1)
 def top_cast_size() -> int:
     """How many top-billed actors make a top cast (dbt var `top_cast_size`)."""
     return int(project_vars().get("top_cast_size", 3))

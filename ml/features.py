@@ -14,7 +14,7 @@ model; `model_inputs` refuses a frame that carries any of it.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -45,6 +45,7 @@ __all__ = [
     "MovieDescription",
     "Vocabulary",
     "factor_columns",
+    "input_columns",
     "load_feature_rows",
     "model_inputs",
     "raw_rows_for_descriptions",
@@ -111,37 +112,57 @@ def _as_list(value: Any) -> list[str]:
     return list(value)
 
 
-def _log10(series: pd.Series) -> pd.Series:
-    values = pd.to_numeric(series, errors="coerce").astype(float)
-    return np.log10(values.where(values > 0))
+def _floats(values: Any) -> np.ndarray:
+    """Numbers as floats, None (and anything not a number) as NaN."""
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        return pd.to_numeric(pd.Series(list(values)), errors="coerce").to_numpy(dtype=float)
 
 
-def model_inputs(raw: pd.DataFrame, vocabulary: Vocabulary) -> pd.DataFrame:
-    """Raw feature rows → the model's input frame (the one transformation for every path),
-    one column per `FEATURES` entry in its order (a family of indicators per name)."""
-    leaked = POST_RELEASE_COLUMNS & set(raw.columns)
+def _log10(values: Any) -> np.ndarray:
+    numbers = _floats(values)
+    positive = numbers > 0
+    return np.where(positive, np.log10(np.where(positive, numbers, 1.0)), np.nan)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def input_columns(raw: Mapping[str, Any], vocabulary: Vocabulary) -> dict[str, Any]:
+    """Raw feature columns (a frame, or a mapping of column → values) → the model's input
+    columns, one per `FEATURES` entry in its order (a family of indicators per name).
+
+    This is the one transformation for every path: training and batch scoring frame its
+    result (`model_inputs`); `/predict` hands it to the explainer as arrays, without pandas."""
+    leaked = POST_RELEASE_COLUMNS & set(raw.keys())
     if leaked:
         raise LeakageError(f"post-release columns must not reach the model: {sorted(leaked)}")
-    # Columns are collected first and framed once: far cheaper than inserting one by one.
     columns: dict[str, Any] = {}
     for feature in FEATURES:
         values = raw[feature.source]
-        if feature.kind is Kind.NUMERIC:
-            columns[feature.name] = pd.to_numeric(values, errors="coerce").astype(float)
+        if feature.kind is Kind.NUMERIC or feature.kind is Kind.FLAG:
+            columns[feature.name] = _floats(values)
         elif feature.kind is Kind.LOG10:
             columns[feature.name] = _log10(values)
-        elif feature.kind is Kind.FLAG:
-            columns[feature.name] = values.astype(float)
         elif feature.kind is Kind.CATEGORICAL:
-            columns[feature.name] = values.astype(object).where(values.notna(), None)
+            columns[feature.name] = np.array(
+                [None if _missing(v) else v for v in values], dtype=object
+            )
         else:  # Kind.INDICATORS
             present = [set(_as_list(names)) for names in values]
             for name in vocabulary.names(feature.name):
-                columns[f"{feature.name}:{name}"] = [float(name in found) for found in present]
-    return pd.DataFrame(
-        {k: (v.to_numpy() if isinstance(v, pd.Series) else v) for k, v in columns.items()},
-        index=raw.index,
-    )
+                columns[f"{feature.name}:{name}"] = np.array(
+                    [float(name in found) for found in present]
+                )
+    return columns
+
+
+def model_inputs(raw: pd.DataFrame, vocabulary: Vocabulary) -> pd.DataFrame:
+    """Raw feature rows → the model's input frame (`input_columns`, framed once: far cheaper
+    than inserting columns one by one)."""
+    return pd.DataFrame(input_columns(raw, vocabulary), index=raw.index)
 
 
 # --- rows from the warehouse -------------------------------------------------------------------
@@ -200,17 +221,17 @@ def _credits(descriptions: Sequence[MovieDescription]) -> dict[str, list]:
     return columns
 
 
-def raw_rows_for_descriptions(
+def raw_columns_for_descriptions(
     conn: Connection, descriptions: Sequence[MovieDescription], reliable_budget_usd: int
-) -> pd.DataFrame:
-    """The `ml_movie_features` columns for movies described before release.
+) -> dict[str, list[Any]]:
+    """The `ml_movie_features` columns for movies described before release, as lists.
 
     Timing, budget and track records come from the warehouse, computed by the mart's own SQL
     rules (`ml.feature_sql`); the lists a description brings (genres, companies, keywords) are
     tidied here, as the catalogue's are by its staging models.
     """
     if not descriptions:
-        return pd.DataFrame(columns=RAW_COLUMNS)
+        return {column: [] for column in RAW_COLUMNS}
     params = {
         "slot": list(range(len(descriptions))),
         "release_date": [d.release_date for d in descriptions],
@@ -219,13 +240,22 @@ def raw_rows_for_descriptions(
     }
     with conn.cursor() as cur:
         cur.execute(feature_sql.descriptions_query(reliable_budget_usd), params)
-        computed = _frame(cur).set_index("slot")
-    listed = pd.DataFrame(
-        [description_lists(d) for d in descriptions], index=range(len(descriptions))
-    )
-    rows = computed.join(listed)
-    rows["movie_id"] = None
-    return rows.reset_index(drop=True)[RAW_COLUMNS]
+        names = [column.name for column in cur.description]
+        computed = dict(zip(names, map(list, zip(*cur.fetchall(), strict=True)), strict=True))
+    listed = [description_lists(d) for d in descriptions]
+    columns = {name: computed[name] for name in names if name != "slot"}
+    for name in listed[0]:
+        columns[name] = [row[name] for row in listed]
+    columns["movie_id"] = [None] * len(descriptions)
+    return {column: columns[column] for column in RAW_COLUMNS}
+
+
+def raw_rows_for_descriptions(
+    conn: Connection, descriptions: Sequence[MovieDescription], reliable_budget_usd: int
+) -> pd.DataFrame:
+    """`raw_columns_for_descriptions` as a frame, like `load_feature_rows` gives."""
+    columns = raw_columns_for_descriptions(conn, descriptions, reliable_budget_usd)
+    return pd.DataFrame(columns, columns=RAW_COLUMNS)
 
 
 def description_lists(d: MovieDescription) -> dict[str, Any]:

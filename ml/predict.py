@@ -5,28 +5,31 @@ descriptions with the factors behind each probability (`/predict`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from psycopg2.extras import execute_values
+from psycopg2.extras import Json, execute_values
 
 from ml.artifacts import LoadedModel
+from ml.explainer import Explainer
 from ml.feature_spec import RAW_COLUMNS, factor_columns
 from ml.features import (
     MovieDescription,
     Vocabulary,
+    input_columns,
     load_feature_rows,
     model_inputs,
-    raw_rows_for_descriptions,
+    raw_columns_for_descriptions,
 )
 
 logger = logging.getLogger(__name__)
 
 TOP_FACTORS = 5
+SCORE_CHUNK = 5_000  # movies explained per pass: 1 + F variants each, about 30 MB
 
 
 @dataclass
@@ -37,6 +40,10 @@ class Prediction:
     model_version: str
     top_factors: list[dict[str, Any]]
     movie_id: int | None = None
+
+
+# Feature rows: a frame of `ml_movie_features` columns, or the same columns as sequences.
+RawRows = pd.DataFrame | Mapping[str, Sequence[Any]]
 
 
 class UnknownMovie(LookupError):
@@ -56,90 +63,146 @@ class Predictor:
         self.version = loaded.version
         self.features = list(loaded.metadata.features)
         self.reference = loaded.metadata.reference_values
+        self.groups = {k: v for k, v in factor_columns(self.features).items() if v}
+        self.explainer = Explainer.of(self.model, self.features, self.reference)
 
     def inputs(self, raw: pd.DataFrame) -> pd.DataFrame:
         return model_inputs(raw[RAW_COLUMNS], self.vocabulary)[self.features]
 
-    def probabilities(self, raw: pd.DataFrame) -> np.ndarray:
-        if raw.empty:
-            return np.empty(0)
-        return self.model.predict_proba(self.inputs(raw))[:, 1]
+    def _columns(self, raw: RawRows) -> dict[str, Any]:
+        return input_columns({c: raw[c] for c in RAW_COLUMNS}, self.vocabulary)
 
-    def explain(self, raw: pd.DataFrame) -> list[Prediction]:
+    def probabilities(self, raw: RawRows) -> np.ndarray:
+        if len(raw["movie_id"]) == 0:
+            return np.empty(0)
+        if self.explainer is not None:
+            return self.explainer.probabilities(self.explainer.encode(self._columns(raw)))
+        return self.model.predict_proba(self._frame(self._columns(raw)))[:, 1]
+
+    def explain(self, raw: RawRows) -> list[Prediction]:
         """Probabilities with their top factors: how much each factor moves the probability
-        compared with the same movie having the typical (training median/mode) value there."""
-        inputs = self.inputs(raw)
-        groups = {k: v for k, v in factor_columns(inputs).items() if v}
-        # Block 0 is the movie as it is; block i has factor i set to the typical value.
+        compared with the same movie having the typical (training median/mode) value there.
+        `raw` is feature rows as a frame, or as columns of values (no pandas on that path)."""
+        movie_ids = [_movie_id(value) for value in raw["movie_id"]]
+        if not movie_ids:
+            return []
+        columns = self._columns(raw)
+        if self.explainer is not None:
+            base, effects = self.explainer.effects(self.explainer.encode(columns), self.groups)
+        else:
+            base, effects = self._pipeline_effects(self._frame(columns))
+        factors = list(self.groups)
+        predictions = []
+        for row, movie_id in enumerate(movie_ids):
+            ranked = sorted(
+                (
+                    {"feature": factor, "effect": round(float(effects[i, row]), 4)}
+                    for i, factor in enumerate(factors)
+                ),
+                key=lambda item: abs(item["effect"]),
+                reverse=True,
+            )
+            predictions.append(self._prediction(float(base[row]), ranked, movie_id))
+        return predictions
+
+    def _frame(self, columns: dict[str, Any]) -> pd.DataFrame:
+        return pd.DataFrame({c: columns[c] for c in self.features})
+
+    def _prediction(
+        self, probability: float, top_factors: list[dict[str, Any]], movie_id: int | None
+    ) -> Prediction:
+        # rounded once, here: the probability shown and the decision taken agree, and a stored
+        # score reads back as the same answer
+        probability = round(probability, 6)
+        return Prediction(
+            success_probability=probability,
+            predicted_success=probability >= self.threshold,
+            threshold=self.threshold,
+            model_version=self.version,
+            top_factors=top_factors[:TOP_FACTORS],
+            movie_id=movie_id,
+        )
+
+    def _pipeline_effects(self, inputs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """The same explanation through the fitted pipeline's own `predict_proba`: for a model
+        `Explainer` does not know, and the reference the fast path is tested against."""
         n = len(inputs)
-        stacked = pd.concat([inputs] * (len(groups) + 1), ignore_index=True)
-        for block, columns in enumerate(groups.values(), start=1):
+        stacked = pd.concat([inputs] * (len(self.groups) + 1), ignore_index=True)
+        for block, columns in enumerate(self.groups.values(), start=1):
             for column in columns:
                 stacked.iloc[block * n : (block + 1) * n, stacked.columns.get_loc(column)] = (
                     self.reference.get(column)
                 )
-        probability = self.model.predict_proba(stacked)[:, 1].reshape(len(groups) + 1, n)
-        predictions = []
-        for row in range(len(inputs)):
-            base = float(probability[0, row])
-            effects = [
-                {"feature": factor, "effect": round(base - float(probability[i + 1, row]), 4)}
-                for i, factor in enumerate(groups)
-            ]
-            effects.sort(key=lambda item: abs(item["effect"]), reverse=True)
-            predictions.append(
-                Prediction(
-                    success_probability=round(base, 6),
-                    predicted_success=base >= self.threshold,
-                    threshold=self.threshold,
-                    model_version=self.version,
-                    top_factors=effects[:TOP_FACTORS],
-                    movie_id=_movie_id(raw, row),
-                )
-            )
-        return predictions
+        probability = self.model.predict_proba(stacked)[:, 1].reshape(len(self.groups) + 1, n)
+        return probability[0], probability[0] - probability[1:]
 
     def predict_movies(self, conn, movie_ids: Sequence[int]) -> list[Prediction]:
-        rows = load_feature_rows(conn, movie_ids)
-        missing = set(movie_ids) - set(rows["movie_id"])
-        if missing:
-            raise UnknownMovie(f"unknown movie_id: {sorted(missing)[:5]}")
-        by_id = rows.set_index("movie_id", drop=False).loc[list(movie_ids)]
-        return self.explain(by_id.reset_index(drop=True))
+        """Catalogued movies: the prediction `tmdb score` stored for this model version when
+        there is one (a lookup), computed from the movie's features otherwise."""
+        stored = self.stored(conn, movie_ids)
+        wanted = [movie_id for movie_id in dict.fromkeys(movie_ids) if movie_id not in stored]
+        if wanted:
+            rows = load_feature_rows(conn, wanted)
+            missing = set(wanted) - set(rows["movie_id"])
+            if missing:
+                raise UnknownMovie(f"unknown movie_id: {sorted(missing)[:5]}")
+            stored.update({p.movie_id: p for p in self.explain(rows)})
+        return [stored[movie_id] for movie_id in movie_ids]
+
+    def stored(self, conn, movie_ids: Sequence[int]) -> dict[int, Prediction]:
+        """The predictions scored with this model version, by movie id (with their factors)."""
+        with conn.cursor() as cur:
+            cur.execute(
+                "select movie_id, success_probability, top_factors"
+                " from marts.movie_success_predictions"
+                " where model_version = %s and movie_id = any(%s) and top_factors is not null",
+                (self.version, list(movie_ids)),
+            )
+            rows = cur.fetchall()
+        return {
+            int(movie_id): self._prediction(float(probability), factors, int(movie_id))
+            for movie_id, probability, factors in rows
+        }
 
     def predict_descriptions(
         self, conn, descriptions: Sequence[MovieDescription], reliable_budget_usd: int
     ) -> list[Prediction]:
-        raw = raw_rows_for_descriptions(conn, descriptions, reliable_budget_usd)
-        return self.explain(raw)
+        return self.explain(raw_columns_for_descriptions(conn, descriptions, reliable_budget_usd))
 
 
-def _movie_id(raw: pd.DataFrame, row: int) -> int | None:
-    value = raw["movie_id"].iloc[row]
+def _movie_id(value: Any) -> int | None:
     return None if value is None or pd.isna(value) else int(value)
 
 
-def score_all(conn, predictor: Predictor) -> int:
-    """Write a probability for every movie to `ml.movie_success_scores` (replacing this
-    model version's earlier scores); returns the number of movies scored."""
+def score_all(conn, predictor: Predictor, chunk: int = SCORE_CHUNK) -> int:
+    """Write a probability and its top factors for every movie to `ml.movie_success_scores`
+    (replacing this model version's earlier scores); returns the number of movies scored.
+
+    The factors are stored beside the probability so that `/predict` for a catalogued movie
+    is a lookup of what was computed here, not a fresh explanation per request."""
     rows = load_feature_rows(conn)
-    probability = predictor.probabilities(rows)
     scored_at = datetime.now(UTC)
-    values = [
-        (int(movie_id), predictor.version, float(p), bool(p >= predictor.threshold), scored_at)
-        for movie_id, p in zip(rows["movie_id"], probability, strict=True)
-    ]
     with conn.cursor() as cur:
         cur.execute(
             "delete from ml.movie_success_scores where model_version = %s", (predictor.version,)
         )
-        execute_values(
-            cur,
-            "insert into ml.movie_success_scores (movie_id, model_version, success_probability,"
-            " predicted_success, scored_at) values %s",
-            values,
-            page_size=1000,
-        )
+        for start in range(0, len(rows), chunk):
+            predictions = predictor.explain(rows.iloc[start : start + chunk])
+            execute_values(
+                cur,
+                "insert into ml.movie_success_scores (movie_id, model_version,"
+                " success_probability, predicted_success, scored_at, top_factors) values %s",
+                [_score_row(p, scored_at) for p in predictions],
+                page_size=1000,
+            )
+            logger.info("scored %d of %d movies", min(start + chunk, len(rows)), len(rows))
     conn.commit()
-    logger.info("scored %d movies with model %s", len(values), predictor.version)
-    return len(values)
+    logger.info("scored %d movies with model %s", len(rows), predictor.version)
+    return len(rows)
+
+
+def _score_row(p: Prediction, scored_at: datetime) -> tuple:
+    return (
+        p.movie_id, p.model_version, p.success_probability, p.predicted_success, scored_at,
+        Json(p.top_factors),
+    )  # fmt: skip

@@ -239,3 +239,19 @@ def test_the_chart_title_in_the_json_is_the_title_on_the_png(api, gemini, monkey
     )
     assert png.status_code == 200 and png.headers["content-type"] == "image/png"
     assert drawn[1:] == [visual["chart"]["title"]] * 2
+
+
+def test_the_executor_keeps_its_connections_open_between_queries(api_warehouse, monkeypatch):
+    """A pooled connection is reused, not reopened per query (each reopening cost most of a
+    /predict by id); concurrent callers still get connections of their own."""
+    monkeypatch.setenv("DATABASE_URL", api_warehouse.database_url)
+    executor = QueryExecutor(analyst_url(Settings()), max_connections=3)
+    try:
+        pids = {executor.run("select pg_backend_pid()", 1).rows[0][0] for _ in range(5)}
+        assert len(pids) == 1
+        with executor.connection() as first, executor.connection() as second:
+            assert first.get_backend_pid() != second.get_backend_pid()
+        again = {executor.run("select pg_backend_pid()", 1).rows[0][0] for _ in range(5)}
+        assert again <= pids | {first.get_backend_pid(), second.get_backend_pid()}
+    finally:
+        executor.close()

@@ -29,6 +29,7 @@ final as (
         scores.success_probability,
         scores.predicted_success,
         scores.scored_at,
+        scores.top_factors,
         coalesce(scores.model_version = latest_version.model_version, false)
             as is_latest_model
 

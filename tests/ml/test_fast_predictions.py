@@ -1,0 +1,132 @@
+"""The fast prediction paths give the answers the pipeline gives: the vectorised explainer
+against `predict_proba` on frames, and a catalogued movie's stored score against computing it
+afresh, over 200 movies."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import psycopg2
+import pytest
+
+from ml.features import RAW_COLUMNS, MovieDescription, input_columns, load_feature_rows
+from ml.pipeline import score_movies
+from ml.predict import Predictor
+from tests.conftest import query, settings
+from warehouse.dbt_runner import project_vars
+
+MOVIES = 200
+
+
+def _rows(warehouse) -> pd.DataFrame:
+    conn = psycopg2.connect(warehouse.database_url)
+    try:
+        return load_feature_rows(conn).iloc[:MOVIES].reset_index(drop=True)
+    finally:
+        conn.close()
+
+
+def _through_the_pipeline(predictor: Predictor) -> Predictor:
+    """The same model explained the way it was before the explainer: frames and
+    `predict_proba`."""
+    slow = copy.copy(predictor)
+    slow.explainer = None
+    return slow
+
+
+def _same(fast, slow) -> None:
+    assert len(fast) == len(slow) == MOVIES
+    for a, b in zip(fast, slow, strict=True):
+        assert a.movie_id == b.movie_id
+        assert a.success_probability == pytest.approx(b.success_probability, abs=1e-6)
+        assert a.predicted_success == b.predicted_success
+        assert a.top_factors == b.top_factors
+
+
+def test_the_explainer_answers_as_the_pipeline_does(warehouse) -> None:
+    predictor = Predictor(warehouse.model)
+    assert predictor.explainer is not None  # the model of `tmdb train` takes the fast path
+    rows = _rows(warehouse)
+    fast = predictor.explain(rows)
+    _same(fast, _through_the_pipeline(predictor).explain(rows))
+    assert len({p.success_probability for p in fast}) > 50  # the movies really differ
+    assert all(len(p.top_factors) == 5 for p in fast)
+
+
+def test_the_explainer_encodes_as_the_fitted_encoder_does(warehouse) -> None:
+    predictor = Predictor(warehouse.model)
+    rows = _rows(warehouse)
+    # values training never saw, and none at all, where the encoder has a code for each
+    rows.loc[0, "us_certification"] = "NOT-A-RATING"
+    rows.loc[1, "original_language"] = None
+    rows.loc[2, "primary_genre"] = None
+    columns = input_columns(rows[RAW_COLUMNS], predictor.vocabulary)
+    encoder = predictor.model.calibrated_classifiers_[0].estimator.named_steps["encode"]
+    expected = encoder.transform(pd.DataFrame({c: columns[c] for c in predictor.features}))
+    np.testing.assert_array_equal(predictor.explainer.encode(columns), expected)
+
+
+def test_descriptions_take_the_fast_path_with_the_same_answers(warehouse) -> None:
+    predictor = Predictor(warehouse.model)
+    descriptions = [
+        MovieDescription(
+            release_date=date(2031, 1 + i % 12, 1),
+            budget_usd=(i + 1) * 1_500_000,
+            genres=[["Action"], ["Drama", "Romance"], [], ["Horror"]][i % 4],
+            director=None if i % 3 else "Nobody Known Yet",
+            us_certification=["PG-13", "R", None, "UNRATED-X"][i % 4],
+            in_collection=bool(i % 2),
+        )
+        for i in range(MOVIES)
+    ]
+    budget = project_vars(settings())["reliable_budget_usd"]
+    conn = psycopg2.connect(warehouse.database_url)
+    try:
+        fast = predictor.predict_descriptions(conn, descriptions, budget)
+        from ml.features import raw_rows_for_descriptions
+
+        slow = _through_the_pipeline(predictor).explain(
+            raw_rows_for_descriptions(conn, descriptions, budget)
+        )
+    finally:
+        conn.close()
+    for a, b in zip(fast, slow, strict=True):
+        assert a.success_probability == pytest.approx(b.success_probability, abs=1e-6)
+        assert a.top_factors == b.top_factors
+    assert len({p.success_probability for p in fast}) > 20
+
+
+def test_a_scored_movie_is_a_lookup_with_the_same_answer(warehouse, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
+    monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "logs"))
+    version, _ = score_movies(settings())
+    predictor = Predictor(warehouse.model)
+    assert predictor.version == version
+    rows = _rows(warehouse)
+    ids = [int(movie_id) for movie_id in rows["movie_id"]]
+    conn = psycopg2.connect(warehouse.database_url)
+    try:
+        stored = predictor.stored(conn, ids)
+        looked_up = predictor.predict_movies(conn, ids)
+        # a version nothing was scored with: the same movies computed afresh
+        unscored = copy.copy(predictor)
+        unscored.version = "never-scored"
+        assert unscored.stored(conn, ids) == {}
+        computed = unscored.predict_movies(conn, ids)
+    finally:
+        conn.close()
+    assert sorted(stored) == sorted(ids)  # every one of them came from the table
+    _same(looked_up, _through_the_pipeline(predictor).explain(rows))
+    for a, b in zip(looked_up, computed, strict=True):
+        assert (a.success_probability, a.top_factors) == (b.success_probability, b.top_factors)
+    # the mart carries the factors for analysts too
+    [(missing,)] = query(
+        warehouse.database_url,
+        "select count(*) from marts.movie_success_predictions"
+        " where model_version = %s and top_factors is null",
+        (version,),
+    )
+    assert missing == 0
