@@ -173,9 +173,19 @@ def _frame(cur) -> pd.DataFrame:
     return pd.DataFrame(cur.fetchall(), columns=[column.name for column in cur.description])
 
 
-def load_feature_rows(conn: Connection, movie_ids: Sequence[int] | None = None) -> pd.DataFrame:
-    """Rows of `marts.ml_movie_features` (all, or the given movies), label included."""
+# A digest of a movie's whole features row, as PostgreSQL renders it: a stored score is the
+# answer only while the row it was computed from is unchanged.
+FEATURES_DIGEST = "md5(ml_movie_features::text)"
+
+
+def load_feature_rows(
+    conn: Connection, movie_ids: Sequence[int] | None = None, *, digest: bool = False
+) -> pd.DataFrame:
+    """Rows of `marts.ml_movie_features` (all, or the given movies), label included, and with
+    `digest` each row's `features_digest`."""
     columns = ", ".join([*RAW_COLUMNS, LABEL])
+    if digest:
+        columns += f", {FEATURES_DIGEST} as features_digest"
     query = f"select {columns} from marts.ml_movie_features"
     params: tuple = ()
     if movie_ids is not None:

@@ -18,6 +18,7 @@ from ml.artifacts import LoadedModel
 from ml.explainer import Explainer
 from ml.feature_spec import RAW_COLUMNS, factor_columns
 from ml.features import (
+    FEATURES_DIGEST,
     MovieDescription,
     Vocabulary,
     input_columns,
@@ -150,12 +151,17 @@ class Predictor:
         return [stored[movie_id] for movie_id in movie_ids]
 
     def stored(self, conn, movie_ids: Sequence[int]) -> dict[int, Prediction]:
-        """The predictions scored with this model version, by movie id (with their factors)."""
+        """The predictions scored with this model version, by movie id (with their factors),
+        for the movies whose features are still those they were scored from (a daily build
+        that changed a movie's features makes its stored score stale until `tmdb score`)."""
         with conn.cursor() as cur:
             cur.execute(
-                "select movie_id, success_probability, top_factors"
-                " from marts.movie_success_predictions"
-                " where model_version = %s and movie_id = any(%s) and top_factors is not null",
+                "select scores.movie_id, scores.success_probability, scores.top_factors"
+                " from marts.movie_success_predictions as scores"
+                " inner join marts.ml_movie_features using (movie_id)"
+                " where scores.model_version = %s and scores.movie_id = any(%s)"
+                " and scores.top_factors is not null"
+                f" and scores.features_digest = {FEATURES_DIGEST}",
                 (self.version, list(movie_ids)),
             )
             rows = cur.fetchall()
@@ -180,7 +186,7 @@ def score_all(conn, predictor: Predictor, chunk: int = SCORE_CHUNK) -> int:
 
     The factors are stored beside the probability so that `/predict` for a catalogued movie
     is a lookup of what was computed here, not a fresh explanation per request."""
-    rows = load_feature_rows(conn)
+    rows = load_feature_rows(conn, digest=True)
     scored_at = datetime.now(UTC)
     with conn.cursor() as cur:
         cur.execute(
@@ -191,8 +197,16 @@ def score_all(conn, predictor: Predictor, chunk: int = SCORE_CHUNK) -> int:
             execute_values(
                 cur,
                 "insert into ml.movie_success_scores (movie_id, model_version,"
-                " success_probability, predicted_success, scored_at, top_factors) values %s",
-                [_score_row(p, scored_at) for p in predictions],
+                " success_probability, predicted_success, scored_at, top_factors,"
+                " features_digest) values %s",
+                [
+                    (*_score_row(p, scored_at), digest)
+                    for p, digest in zip(
+                        predictions,
+                        rows["features_digest"].iloc[start : start + chunk],
+                        strict=True,
+                    )
+                ],
                 page_size=1000,
             )
             logger.info("scored %d of %d movies", min(start + chunk, len(rows)), len(rows))

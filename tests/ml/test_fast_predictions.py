@@ -130,3 +130,35 @@ def test_a_scored_movie_is_a_lookup_with_the_same_answer(warehouse, monkeypatch,
         (version,),
     )
     assert missing == 0
+
+
+def test_a_stored_score_whose_features_changed_is_computed_afresh(
+    warehouse, monkeypatch, tmp_path
+) -> None:
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
+    monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "logs"))
+    version, _ = score_movies(settings())
+    predictor = Predictor(warehouse.model)
+    ids = [int(movie_id) for movie_id in _rows(warehouse)["movie_id"][:3]]
+    conn = psycopg2.connect(warehouse.database_url)
+    try:
+        with conn.cursor() as cur:  # as if a later build had changed this movie's features
+            cur.execute(
+                "update marts.movie_success_predictions set success_probability = 0.999,"
+                " features_digest = 'from an older row' where movie_id = %s"
+                " and model_version = %s",
+                (ids[0], version),
+            )
+        conn.commit()
+        assert sorted(predictor.stored(conn, ids)) == sorted(ids[1:])
+        [answer] = predictor.predict_movies(conn, ids[:1])
+    finally:
+        conn.rollback()
+        conn.close()
+        score_movies(settings())
+    assert answer.success_probability != 0.999
+    [fresh] = _through_the_pipeline(predictor).explain(_rows(warehouse).iloc[:1])
+    assert (answer.success_probability, answer.top_factors) == (
+        fresh.success_probability,
+        fresh.top_factors,
+    )

@@ -30,6 +30,7 @@ final as (
         scores.predicted_success,
         scores.scored_at,
         scores.top_factors,
+        scores.features_digest,
         coalesce(scores.model_version = latest_version.model_version, false)
             as is_latest_model
 
