@@ -136,7 +136,10 @@ def main(settings: Settings) -> int:
         )
         transform(settings)
         console.print("[bold]training the success classifier[/] (time split, with baselines)")
-        model = train_model(settings)
+        model = train_model(
+            settings,
+            progress=lambda line: console.print(f"  {line}", highlight=False, markup=False),
+        )
         for line in metrics_table(model.metadata):
             console.print(f"  {line}", highlight=False)
         version, scored = score_movies(settings)

@@ -94,11 +94,18 @@ def plot_calibration(table: list[dict], path: Path) -> None:
     figure.savefig(path, dpi=100, bbox_inches="tight")
 
 
-def plot_importance(importance: pd.Series, path: Path, top: int = 15) -> None:
+def plot_importance(
+    importance: pd.Series, path: Path, top: int = 15, *, by_factor: bool = False
+) -> None:
+    """Permutation importance, per input column or (`by_factor`) per explanation factor."""
     shown = importance.sort_values(ascending=True).tail(top)
     figure = Figure(figsize=(6.5, 0.35 * len(shown) + 1.5))
     axes = figure.subplots()
     axes.barh(list(shown.index), list(shown.values))
-    axes.set_xlabel("Drop in ROC AUC when shuffled")
-    axes.set_title("Permutation importance (test set)")
+    if by_factor:
+        axes.set_xlabel("Drop in ROC AUC when all of a factor's inputs are shuffled together")
+        axes.set_title("Permutation importance by factor (test set)")
+    else:
+        axes.set_xlabel("Drop in ROC AUC when shuffled")
+        axes.set_title("Permutation importance (test set)")
     figure.savefig(path, dpi=100, bbox_inches="tight")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ml.evaluate import metrics_table
 from ml.feature_selection import dropped_features_lines
-from ml.feature_spec import FEATURES, factor_columns, factors_used
+from ml.feature_spec import FACTORS, FEATURES, factor_columns, factors_used
 from ml.metadata import ModelMetadata
 
 
@@ -41,14 +41,30 @@ def _inputs(metadata: ModelMetadata) -> str:
     return "\n".join(lines)
 
 
-def write_model_card(path: Path, metadata: ModelMetadata) -> None:
+def importance_by_factor(metadata: ModelMetadata) -> bool:
+    """Whether the permutation importance is per explanation factor (models trained since it
+    became so) rather than per input column: factor names and column names never coincide."""
+    names = set(metadata.permutation_importance)
+    return bool(names) and names <= set(FACTORS)
+
+
+def _importance(metadata: ModelMetadata) -> str:
     top = list(metadata.permutation_importance.items())[:8]
+    important = ", ".join(f"{name} ({value:.3f})" for name, value in top)
+    if importance_by_factor(metadata):
+        return (
+            "Most important factors (drop in test ROC AUC when all of a factor's inputs are "
+            f"shuffled together, mean of repeated shuffles): {important}."
+        )
+    return f"Most important inputs (drop in ROC AUC when shuffled): {important}."
+
+
+def write_model_card(path: Path, metadata: ModelMetadata) -> None:
     calibration = "\n".join(
         f"| {row['bin']} | {row['count']} | {row['mean_predicted']:.3f} | "
         f"{row['observed_rate']:.3f} |"
         for row in metadata.calibration
     )
-    important = ", ".join(f"{name} ({value:.3f})" for name, value in top)
     factors = ", ".join(factors_used(metadata.features))
     left_out = _left_out(metadata)
     no_budget_baseline = (
@@ -93,7 +109,7 @@ Calibration (deciles of predicted probability):
 | --- | --- | --- | --- |
 {calibration}
 
-Most important inputs (drop in ROC AUC when shuffled): {important}.
+{_importance(metadata)}
 
 ## Limitations and risks
 - Money figures on TMDB are community-entered and missing for many movies; the label exists

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from ml import artifacts
 from ml.predict import Predictor, score_all
-from ml.train import train
+from ml.train import Progress, train
 from warehouse.connection import bootstrap, connect
 from warehouse.dbt_runner import manifest_hash, run_dbt
 from warehouse.settings import Settings
 
 
-def train_model(settings: Settings) -> artifacts.LoadedModel:
+def train_model(settings: Settings, progress: Progress | None = None) -> artifacts.LoadedModel:
+    """Train on the warehouse; `progress` gets a line per step (see `ml.train.train`)."""
     conn = connect(bootstrap(settings))
     try:
         return train(
-            conn, settings.artifacts_dir, manifest_hash=manifest_hash(settings.dbt_target_path)
+            conn,
+            settings.artifacts_dir,
+            manifest_hash=manifest_hash(settings.dbt_target_path),
+            progress=progress,
         )
     finally:
         conn.close()

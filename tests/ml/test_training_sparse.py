@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -201,7 +202,9 @@ def test_the_cli_says_so_in_one_line(monkeypatch, tmp_path) -> None:
     reset_settings_cache()
     result = CliRunner().invoke(app, ["train"])
     assert result.exit_code == 1, result.output
+    # Progress lines ("[2/8] time split: ...") come first on stderr; the error is one line.
     lines = [line for line in result.stderr.splitlines() if line.strip()]
+    lines = [line for line in lines if not re.match(r"\[\d+/\d+\] ", line)]
     assert len(lines) == 1 and lines[0].startswith("error: only"), result.stderr
     assert "usable feature" in lines[0] and "Traceback" not in result.output
 
