@@ -263,7 +263,11 @@ def train_command():
     from ml.feature_selection import dropped_features_lines
     from ml.pipeline import train_model
 
-    loaded = _run(lambda: train_model(get_settings()))
+    # A line per step on stderr, as ingestion's progress is: stdout keeps the summary.
+    def progress(line: str) -> None:
+        err.print(line, highlight=False, markup=False)
+
+    loaded = _run(lambda: train_model(get_settings(), progress=progress))
     out.print(f"model {loaded.version} written to {loaded.path}", highlight=False)
     for line in metrics_table(loaded.metadata):
         out.print(line, highlight=False)
