@@ -6,7 +6,7 @@ import logging
 import sys
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -145,6 +145,10 @@ def fake_tmdb(
     movies: Annotated[int, typer.Option(min=1, help="Catalogue size.")] = 3000,
     seed: Annotated[int, typer.Option(help="Catalogue seed.")] = 42,
     rate_limit: Annotated[float | None, typer.Option(help="Requests/s before 429.")] = None,
+    rate_limit_window: Annotated[
+        Literal["sliding", "fixed"],
+        typer.Option(help="How --rate-limit counts: in any 1 s window, or per clock second."),
+    ] = "sliding",
     fault_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of faults.")] = 0.0,
     latency_ms: Annotated[float, typer.Option(min=0.0, help="Added latency per request.")] = 0.0,
     day: Annotated[int, typer.Option(min=0, help="Days of changes since the base.")] = 0,
@@ -164,6 +168,7 @@ def fake_tmdb(
             movies=movies,
             seed=seed,
             rate_limit=rate_limit,
+            rate_limit_window=rate_limit_window,
             fault_rate=fault_rate,
             latency_ms=latency_ms,
             day=day,

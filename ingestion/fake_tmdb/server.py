@@ -17,7 +17,8 @@ import re
 import socket
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Callable
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -25,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ingestion.fake_tmdb.catalogue import Catalogue
 
-__all__ = ["FAKE_TMDB_TOKEN", "FakeTmdbServer", "serve"]
+__all__ = ["FAKE_TMDB_TOKEN", "RATE_LIMIT_WINDOWS", "FakeTmdbServer", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -58,25 +59,90 @@ class _HttpError(Exception):
         self.body = body
 
 
-class _TokenBucket:
-    """Shared token bucket: `capacity` burst, refilled at `rate` tokens per second."""
+RATE_LIMIT_WINDOWS = ("sliding", "fixed")
 
-    def __init__(self, rate: float):
+
+class WindowLimit:
+    """At most `limit` admitted requests per `window` seconds, like a real API's rate limit.
+
+    The limit is a whole number of requests (`floor(rate)`, at least 1) over a window of
+    `limit / rate` seconds: one second for the usual whole rates, longer for a rate below 1.
+    A refused request is not counted against the window (as nginx's `limit_req` and most
+    sliding-log limiters do): a client that retries too early keeps being refused until the
+    window has room, but is never locked out by its own refusals, and what the window holds is
+    exactly what the server let through. `clock` is injectable so tests need not sleep.
+    """
+
+    def __init__(self, rate: float, clock: Callable[[], float]):
         self.rate = rate
-        self.capacity = max(1.0, rate)
-        self._tokens = self.capacity
-        self._stamp = time.monotonic()
+        self.limit = max(1, math.floor(rate))
+        self.window = self.limit / rate
+        self._clock = clock
         self._lock = threading.Lock()
 
-    def take(self) -> bool:
+    def admit(self) -> float | None:
+        """None when the request may be served, else the seconds until the window has room."""
         with self._lock:
-            now = time.monotonic()
-            self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
-            self._stamp = now
-            if self._tokens >= 1.0:
-                self._tokens -= 1.0
-                return True
-            return False
+            return self._admit(self._clock())
+
+    def _admit(self, now: float) -> float | None:
+        raise NotImplementedError
+
+
+class SlidingWindowLimit(WindowLimit):
+    """No window of `window` seconds, wherever it starts, holds more than `limit` admissions.
+
+    The strict kind of limit: arrival times of admitted requests are kept (at most `limit` of
+    them), and a request is refused while the oldest of `limit` admissions is less than
+    `window` seconds old. Evenly paced requests just under the rate always pass; any burst that
+    would put `limit + 1` arrivals inside one window is refused, which a token bucket with a
+    one-second burst allowance would let through.
+    """
+
+    def __init__(self, rate: float, clock: Callable[[], float]):
+        super().__init__(rate, clock)
+        self._admitted: deque[float] = deque()
+
+    def _admit(self, now: float) -> float | None:
+        while self._admitted and self._admitted[0] <= now - self.window:
+            self._admitted.popleft()
+        if len(self._admitted) < self.limit:
+            self._admitted.append(now)
+            return None
+        return self._admitted[0] + self.window - now
+
+
+class FixedWindowLimit(WindowLimit):
+    """At most `limit` admissions per clock bucket `[k * window, (k + 1) * window)`.
+
+    The cheap kind of limit many APIs use: the count resets at each bucket boundary, so up to
+    `2 * limit` requests can pass within one window that straddles a boundary, but a client
+    sending faster than the rate is refused for the rest of every bucket.
+    """
+
+    def __init__(self, rate: float, clock: Callable[[], float]):
+        super().__init__(rate, clock)
+        self._bucket = -1
+        self._count = 0
+
+    def _admit(self, now: float) -> float | None:
+        bucket = math.floor(now / self.window)
+        if bucket != self._bucket:
+            self._bucket, self._count = bucket, 0
+        if self._count < self.limit:
+            self._count += 1
+            return None
+        return (bucket + 1) * self.window - now
+
+
+def window_limit(
+    rate: float, window: str = "sliding", clock: Callable[[], float] = time.monotonic
+) -> WindowLimit:
+    """The limit for `rate` requests/s counted over `window` ("sliding" or "fixed")."""
+    kinds = {"sliding": SlidingWindowLimit, "fixed": FixedWindowLimit}
+    if window not in kinds:
+        raise ValueError(f"rate_limit_window must be one of {', '.join(RATE_LIMIT_WINDOWS)}")
+    return kinds[window](rate, clock)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -100,24 +166,32 @@ class _Handler(BaseHTTPRequestHandler):
             fake._leave()
 
     def _serve(self, fake: FakeTmdbServer) -> None:
-        if fake.latency_ms > 0:
-            time.sleep(fake.latency_ms / 1000.0)
         parts = urlsplit(self.path)
         path = parts.path.rstrip("/") or "/"
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        api = path.startswith("/3/")
+        authorised = api and self._authorised(fake, query)
+        # Counted on arrival, before the simulated latency: the window sees requests when
+        # they reach the server, not when a sleeping thread happens to wake up.
+        wait = fake._limit.admit() if authorised and fake._limit is not None else None
+        if fake.latency_ms > 0:
+            time.sleep(fake.latency_ms / 1000.0)
         try:
             if path.startswith("/p/exports/"):
                 self._send_export(fake, path)
                 return
-            if not path.startswith("/3/"):
+            if not api:
                 raise _HttpError(404, NOT_FOUND)
-            if not self._authorised(fake, query):
+            if not authorised:
                 raise _HttpError(401, INVALID_KEY)
-            if fake._bucket is not None and not fake._bucket.take():
+            if wait is not None:
                 fake._count("rate_limited")
-                limit = math.ceil(fake._bucket.rate)
+                limit = fake._limit.limit
                 body = _error(25, f"Your request count (#) is over the allowed limit of ({limit}).")
-                self._send_json(429, body, headers={"Retry-After": "1"})
+                # HTTP's Retry-After is whole seconds: the wait until the window has room,
+                # rounded up, as real servers send it.
+                retry_after = str(max(1, math.ceil(wait)))
+                self._send_json(429, body, headers={"Retry-After": retry_after})
                 return
             fault = fake._draw_fault() if path.startswith("/3/movie/") else None
             if fault == "error":
@@ -226,9 +300,11 @@ class _Server(ThreadingHTTPServer):
 class FakeTmdbServer:
     """An in-process TMDB v3 server over a `Catalogue`, runnable in a background thread.
 
-    `rate_limit` (requests/s, burst equal to the rate) and `fault_rate` (share of
-    `/3/movie/...` requests that fail: 5xx, 1.5 s stall or truncated body, equally often)
-    make the client's retry, backoff and throttling paths testable against real sockets.
+    `rate_limit` (requests/s over `rate_limit_window`: "sliding", the strict kind, or
+    "fixed" one-second buckets) and `fault_rate` (share of `/3/movie/...` requests that fail:
+    5xx, 1.5 s stall or truncated body, equally often) make the client's retry, backoff and
+    throttling paths testable against real sockets. `clock` (monotonic seconds) drives the
+    rate limit's windows; tests inject one to step time instead of sleeping.
     """
 
     def __init__(
@@ -241,6 +317,8 @@ class FakeTmdbServer:
         latency_ms: float = 0.0,
         api_key: str = FAKE_TMDB_TOKEN,
         fault_seed: int | str = "fake-tmdb-faults",
+        rate_limit_window: str = "sliding",
+        clock: Callable[[], float] = time.monotonic,
     ):
         if not 0.0 <= fault_rate <= 1.0:
             raise ValueError("fault_rate must be within [0, 1]")
@@ -249,6 +327,7 @@ class FakeTmdbServer:
         self.catalogue = catalogue
         self.host = host
         self.rate_limit = rate_limit
+        self.rate_limit_window = rate_limit_window
         self.fault_rate = fault_rate
         self.latency_ms = latency_ms
         self.api_key = api_key
@@ -257,7 +336,7 @@ class FakeTmdbServer:
         self.peak_in_flight = 0
         self.rate_limited = 0
         self.faults_injected: Counter[str] = Counter()
-        self._bucket = _TokenBucket(rate_limit) if rate_limit else None
+        self._limit = window_limit(rate_limit, rate_limit_window, clock) if rate_limit else None
         self._fault_rng = random.Random(f"faults:{fault_seed}")
         self._lock = threading.Lock()
         self._exports: dict[int, bytes] = {}
@@ -405,13 +484,14 @@ def serve(
     latency_ms: float = 0.0,
     day: int = 0,
     host: str = "127.0.0.1",
+    rate_limit_window: str = "sliding",
 ) -> None:
     """Build a catalogue and serve it until Ctrl-C (the `tmdb fake-tmdb` command)."""
     started = time.monotonic()
     catalogue = Catalogue(seed=seed, movies=movies, day=day)
     server = FakeTmdbServer(
         catalogue, host=host, port=port, rate_limit=rate_limit,
-        fault_rate=fault_rate, latency_ms=latency_ms,
+        rate_limit_window=rate_limit_window, fault_rate=fault_rate, latency_ms=latency_ms,
     )  # fmt: skip
     log.info(
         "fake TMDB serving %d movies (seed=%d, day=%d, today=%s) at %s/3 with token %r "

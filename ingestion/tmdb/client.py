@@ -82,7 +82,13 @@ def _status_message(response: httpx.Response) -> str:
 
 
 class TmdbClient:
-    """Use as `async with TmdbClient(...) as client:`; one instance per event loop."""
+    """Use as `async with TmdbClient(...) as client:`; one instance per event loop.
+
+    Every request takes its turn from `limiter` (built from `rate_limit_rps` unless one is
+    given, e.g. shared by several clients so that they keep one pace between them) and reports
+    how it was answered, so a 429 slows all of them down. `transport` replaces the network
+    (httpx's `MockTransport`), for simulations in virtual time.
+    """
 
     def __init__(
         self,
@@ -93,6 +99,8 @@ class TmdbClient:
         rate_limit_rps: float | None = None,
         max_concurrency: int = 16,
         stats: RequestStats | None = None,
+        limiter: RateLimiter | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if not token and not api_key:
             raise TmdbAuthError("no TMDB credentials: set TMDB_API_TOKEN or TMDB_API_KEY")
@@ -103,7 +111,8 @@ class TmdbClient:
             self._headers["Authorization"] = f"Bearer {token}"
         else:
             self._auth_params["api_key"] = api_key or ""
-        self.limiter = RateLimiter(rate_limit_rps)
+        self.limiter = limiter or RateLimiter(rate_limit_rps)
+        self._transport = transport
         self.stats = stats or RequestStats()
         self._max_concurrency = max_concurrency
         self._http: httpx.AsyncClient | None = None
@@ -116,6 +125,7 @@ class TmdbClient:
                 max_keepalive_connections=self._max_concurrency,
             ),
             headers=self._headers,
+            transport=self._transport,
         )
         return self
 
@@ -133,7 +143,7 @@ class TmdbClient:
         rate_limited = 0
         last_error = ""
         while True:
-            await self.limiter.acquire()
+            sent_at = await self.limiter.acquire()
             self.stats.requests += 1
             if self.stats.first_request_at is None:
                 self.stats.first_request_at = monotonic()
@@ -152,6 +162,8 @@ class TmdbClient:
                 last_error = f"{type(exc).__name__}: {exc}"
             else:
                 status = response.status_code
+                if status != 429:
+                    self.limiter.admitted(sent_at)
                 if status == 200:
                     try:
                         return json.loads(body)
@@ -170,10 +182,9 @@ class TmdbClient:
                         raise TmdbRequestFailed(
                             f"still rate limited after {rate_limited} waits: {url}"
                         )
-                    wait = _retry_after_seconds(response)
-                    self.limiter.pause(wait)
+                    # The limiter holds every request back for Retry-After, this one included.
+                    self.limiter.refused(sent_at, _retry_after_seconds(response))
                     self.stats.retried += 1
-                    await asyncio.sleep(wait)
                     continue
                 elif status >= 500:
                     last_error = f"HTTP {status}"

@@ -19,6 +19,7 @@ import pytest
 
 from ingestion.fake_tmdb import FAKE_TMDB_TOKEN, Catalogue, FakeTmdbServer
 from tests.builders import catalogue
+from tests.conftest import free_port, wait_for_port
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tmdb"
 AUTH = {"Authorization": f"Bearer {FAKE_TMDB_TOKEN}"}
@@ -176,13 +177,33 @@ def test_daily_export_files(server: FakeTmdbServer, cat: Catalogue) -> None:
         assert anon.get("/p/exports/movie_ids_13_45_2024.json.gz").status_code == 404
 
 
+class _Clock:
+    """Monotonic seconds that move only when a test says so."""
+
+    def __init__(self, now: float = 100.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _statuses(c: httpx.Client, clock: _Clock, times: list[float]) -> list[int]:
+    """One request at each of `times` (clock seconds), in order; the status of each."""
+    statuses = []
+    for t in times:
+        clock.now = t
+        statuses.append(c.get("/3/genre/movie/list").status_code)
+    return statuses
+
+
 def test_rate_limit_answers_429_with_retry_after(cat: Catalogue) -> None:
+    clock = _Clock()
     with (
-        FakeTmdbServer(cat, rate_limit=5) as srv,
+        FakeTmdbServer(cat, rate_limit=5, clock=clock) as srv,
         httpx.Client(base_url=srv.url, headers=AUTH, timeout=10) as c,
     ):
         statuses = []
-        for _ in range(30):
+        for _ in range(30):  # all at one instant
             response = c.get("/3/genre/movie/list")
             statuses.append(response.status_code)
             if response.status_code == 429:
@@ -190,11 +211,67 @@ def test_rate_limit_answers_429_with_retry_after(cat: Catalogue) -> None:
                 body = response.json()
                 assert body["success"] is False and body["status_code"] == 25
                 assert "(5)" in body["status_message"]
-        assert statuses[:5] == [200] * 5
-        assert statuses.count(429) >= 20
-        assert srv.rate_limited == statuses.count(429)
-        time.sleep(0.5)  # the bucket refills at 5 tokens/s
+        assert statuses == [200] * 5 + [429] * 25
+        assert srv.rate_limited == 25
+        clock.now += 1.0  # the window has moved past the five
         assert c.get("/3/genre/movie/list").status_code == 200
+        # Exports (files.tmdb.org in real life) are not rate limited.
+        assert c.get(_export_path(cat.date_of(0))).status_code == 200
+
+
+def test_sliding_window_refuses_one_more_in_any_second(cat: Catalogue) -> None:
+    """At most N arrivals in any 1 s window, wherever it starts; refusals are not counted."""
+    clock = _Clock()
+    with (
+        FakeTmdbServer(cat, rate_limit=4, rate_limit_window="sliding", clock=clock) as srv,
+        httpx.Client(base_url=srv.url, headers=AUTH, timeout=10) as c,
+    ):
+        # Four spread over 0.6 s, then a fifth inside the second that began with the first.
+        assert _statuses(c, clock, [100.0, 100.2, 100.4, 100.6, 100.9]) == [200] * 4 + [429]
+        # 1.0 s after the first, it has left the window: one place free, and only one.
+        assert _statuses(c, clock, [101.0, 101.05]) == [200, 429]
+        # The refused ones took no place: at 101.2 the one from 100.2 leaves, and so on.
+        assert _statuses(c, clock, [101.2, 101.25, 101.4, 101.6]) == [200, 429, 200, 200]
+        # No reset at a clock second: at 101.95 the last second still holds four, at 102.0
+        # the one from 101.0 leaves, and its place is the only one.
+        assert _statuses(c, clock, [101.95, 102.0, 102.01]) == [429, 200, 429]
+        assert srv.rate_limited == 5
+
+
+def test_sliding_window_retry_after_is_the_wait_for_a_place(cat: Catalogue) -> None:
+    clock = _Clock()
+    with (
+        FakeTmdbServer(cat, rate_limit=0.5, clock=clock) as srv,  # one request per 2 s
+        httpx.Client(base_url=srv.url, headers=AUTH, timeout=10) as c,
+    ):
+        assert _statuses(c, clock, [100.0]) == [200]
+        clock.now = 100.1
+        refused = c.get("/3/genre/movie/list")
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "2"
+        assert _statuses(c, clock, [101.9, 102.0]) == [429, 200]
+        assert srv.rate_limited == 2
+
+
+def test_fixed_window_resets_every_second(cat: Catalogue) -> None:
+    """At most N per clock second; a burst across a boundary passes, as fixed windows allow."""
+    clock = _Clock()
+    with (
+        FakeTmdbServer(cat, rate_limit=3, rate_limit_window="fixed", clock=clock) as srv,
+        httpx.Client(base_url=srv.url, headers=AUTH, timeout=10) as c,
+    ):
+        assert _statuses(c, clock, [100.1, 100.2, 100.3, 100.4, 100.99]) == [200] * 3 + [429] * 2
+        clock.now = 100.5
+        refused = c.get("/3/genre/movie/list")
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
+        # A new second: three more, even though three passed less than a second ago.
+        assert _statuses(c, clock, [101.0, 101.0, 101.01, 101.5]) == [200] * 3 + [429]
+        assert _statuses(c, clock, [102.7]) == [200]
+        assert srv.rate_limited == 4
+
+
+def test_unknown_rate_limit_window_is_refused(cat: Catalogue) -> None:
+    with pytest.raises(ValueError, match="sliding, fixed"):
+        FakeTmdbServer(cat, rate_limit=5, rate_limit_window="token-bucket")
 
 
 def _attempt(url: str, path: str) -> tuple[str, float]:
@@ -286,3 +363,30 @@ def test_serve_logs_url_and_stops_on_ctrl_c() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_fake_tmdb_command_takes_the_rate_limit_window() -> None:
+    """`tmdb fake-tmdb --rate-limit-window`: sliding by default, an unknown kind refused."""
+    repo = Path(__file__).resolve().parents[2]
+    command = [sys.executable, "-m", "cli.main", "fake-tmdb", "--movies", "20"]
+    bad = subprocess.run(
+        [*command, "--rate-limit", "2", "--rate-limit-window", "bucket"],
+        cwd=repo, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "sliding" in bad.stderr and "fixed" in bad.stderr
+
+    port = free_port()
+    # One request per 2 s: the second, right after the first, waits for the first to leave.
+    proc = subprocess.Popen(
+        [*command, "--port", str(port), "--rate-limit", "0.5"],
+        cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for_port(port)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=AUTH, timeout=10) as c:
+            assert c.get("/3/genre/movie/list").status_code == 200
+            refused = c.get("/3/genre/movie/list")
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "2"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
