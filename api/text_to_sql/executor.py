@@ -108,16 +108,19 @@ class QueryExecutor:
             conn = pool.getconn()
         except psycopg2.OperationalError as exc:
             raise DatabaseUnavailable("the warehouse is unavailable") from exc
+        # A kept connection may have died with its server (a restart, a failover): find out
+        # here, where a fresh one can still be taken, rather than in the caller's query.
+        try:
+            with conn.cursor() as cur:
+                cur.execute("select 1")
+        except psycopg2.OperationalError:
+            pool.putconn(conn, close=True)
+            try:
+                conn = pool.getconn()
+            except psycopg2.OperationalError as exc:
+                raise DatabaseUnavailable("the warehouse is unavailable") from exc
         broken = False
         try:
-            # A pooled connection may have died with its server (a restart, a failover): find
-            # out here, where a fresh one can still be taken, rather than in the caller's query.
-            try:
-                with conn.cursor() as cur:
-                    cur.execute("select 1")
-            except psycopg2.OperationalError:
-                pool.putconn(conn, close=True)
-                conn = pool.getconn()
             yield conn
         except psycopg2.OperationalError:
             broken = True
