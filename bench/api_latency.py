@@ -33,8 +33,7 @@ from api.text_to_sql.guard import check_sql  # noqa: E402
 from bench import predict_load  # noqa: E402
 from bench.http_load import load, pct, start_api  # noqa: E402
 from cli import gemini_standin  # noqa: E402
-from ml import artifacts  # noqa: E402
-from ml.predict import Predictor, score_all  # noqa: E402
+from ml.predict import score_all  # noqa: E402
 from warehouse.connection import bootstrap, connect  # noqa: E402
 from warehouse.settings import get_settings  # noqa: E402
 
@@ -81,10 +80,7 @@ def main() -> int:
     parser.add_argument("--compiles", type=int, default=200)
     args = parser.parse_args()
     settings = get_settings()
-    try:
-        predictor = Predictor(artifacts.load_current(settings.artifacts_dir))
-    except artifacts.ModelUnavailable as exc:
-        raise SystemExit(f"{exc} (run `make demo` first)") from exc
+    predictor = predict_load.current_predictor(settings)
     conn = connect(bootstrap(settings))
     ids, descriptions = predict_load.catalogue_inputs(conn)
 

@@ -196,16 +196,21 @@ def _verdict(ok: bool) -> str:
     return "ok" if ok else "MISSED"
 
 
+def current_predictor(settings) -> Predictor:
+    """The served model, or an exit saying how to get one."""
+    try:
+        return Predictor(artifacts.load_current(settings.artifacts_dir))
+    except artifacts.ModelUnavailable as exc:
+        raise SystemExit(f"{exc} (run `make demo` first)") from exc
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
     settings = get_settings()
-    try:
-        predictor = Predictor(artifacts.load_current(settings.artifacts_dir))
-    except artifacts.ModelUnavailable as exc:
-        raise SystemExit(f"{exc} (run `make demo` first)") from exc
+    predictor = current_predictor(settings)
     conn = connect(bootstrap(settings))
     ids, descriptions = catalogue_inputs(conn)
     server, base = start_api(dict(os.environ))
