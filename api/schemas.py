@@ -144,6 +144,11 @@ class PredictResponse(BaseModel):
     threshold: float
     model_version: str
     top_factors: list[Factor]
+    warnings: list[str] | None = Field(
+        default=None,
+        description="Caveats to read with the probability, e.g. a release date far past the "
+        "newest release the model learned from; absent when there are none.",
+    )
 
 
 class BatchRequest(BaseModel):

@@ -106,7 +106,7 @@ def main(settings: Settings) -> int:
     from cli.errors import expected_failure
     from ingestion.pipelines import run_bulk, run_daily
     from ingestion.progress import RichProgress
-    from ml.evaluate import metrics_table
+    from ml.evaluate import backtest_lines
     from ml.pipeline import score_movies, train_model
     from warehouse.connection import bootstrap
     from warehouse.dbt_runner import transform
@@ -135,13 +135,15 @@ def main(settings: Settings) -> int:
             "[bold]dbt build + docs generate[/] (staging → intermediate → marts, every test)"
         )
         transform(settings)
-        console.print("[bold]training the success classifier[/] (time split, with baselines)")
+        console.print(
+            "[bold]training the success classifier[/] (walk-forward backtest, with baselines)"
+        )
         model = train_model(
             settings,
             progress=lambda line: console.print(f"  {line}", highlight=False, markup=False),
         )
-        for line in metrics_table(model.metadata):
-            console.print(f"  {line}", highlight=False)
+        for line in backtest_lines(model.metadata):
+            console.print(f"  {line}", highlight=False, markup=False)
         version, scored = score_movies(settings)
         console.print(f"scored {scored:,} movies with model {version}", highlight=False)
     except KeyboardInterrupt:

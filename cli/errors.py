@@ -18,6 +18,7 @@ EXPECTED = (
     "warehouse.dbt_runner:DbtFailed",
     "ml.artifacts:ModelUnavailable",
     "ml.train:NotEnoughData",
+    "ml.train:NotPromoted",
     "api.semantic.query:InvalidMetricQuery",
     "api.semantic.engine:SemanticLayerUnavailable",
     "api.text_to_sql.executor:QueryFailed",

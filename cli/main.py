@@ -262,9 +262,19 @@ def dbt_command(ctx: typer.Context):
 
 
 @app.command("train")
-def train_command():
-    """Train the success classifier on marts.ml_movie_features (time split, with baselines)."""
-    from ml.evaluate import metrics_table
+def train_command(
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Promote the model even if its mean backtest ROC AUC is below the budget-only"
+            " baseline's.",
+        ),
+    ] = False,
+):
+    """Train the success classifier on marts.ml_movie_features: a walk-forward backtest over
+    the last release years (with baselines), then a model on every labelled release."""
+    from ml.evaluate import backtest_lines
     from ml.feature_selection import dropped_features_lines
     from ml.pipeline import train_model
 
@@ -272,10 +282,10 @@ def train_command():
     def progress(line: str) -> None:
         err.print(line, highlight=False, markup=False)
 
-    loaded = _run(lambda: train_model(get_settings(), progress=progress))
+    loaded = _run(lambda: train_model(get_settings(), progress=progress, force=force))
     out.print(f"model {loaded.version} written to {loaded.path}", highlight=False)
-    for line in metrics_table(loaded.metadata):
-        out.print(line, highlight=False)
+    for line in backtest_lines(loaded.metadata):
+        out.print(line, highlight=False, markup=False)
     left_out = dropped_features_lines(loaded.metadata)
     if left_out:
         out.print("features left out of this model:", highlight=False)

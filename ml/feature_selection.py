@@ -20,6 +20,10 @@ DROP_REASONS = {
     "missing": "no known value in the training split",
     "constant": "one value for every movie in the training split",
     "too few known values": f"known for fewer than {MIN_LEAF} training movies, the smallest leaf",
+    "calendar time": (
+        "a point in time every later movie lies beyond, which trees cannot extrapolate; the "
+        "calibration on the newest years carries the base rate's drift instead"
+    ),
 }
 
 

@@ -45,6 +45,12 @@ class Feature:
     column: str | None = None
     # Only pre-release facts may be features; a track record counts earlier films only.
     known_before_release: bool = True
+    # False for a position in calendar time that every movie asked about lies beyond: trees
+    # put all of them in their last bin, so they would learn the newest years' success rate
+    # as a property of the year and carry it forward flat. Such a column stays computed (old
+    # models use it) but new models leave it out, with the reason "calendar time"; the base
+    # rate's drift is carried by calibrating on the newest years instead (`ml.train`).
+    extrapolates: bool = True
 
     @property
     def source(self) -> str:
@@ -86,7 +92,8 @@ FEATURES: tuple[Feature, ...] = (
     Feature("log_budget_usd", Kind.LOG10, "budget", "log10 of the reliable budget",
             column="budget_usd"),
     Feature("runtime_minutes", Kind.NUMERIC, "runtime", "running time in minutes"),
-    Feature("release_year", Kind.NUMERIC, "release timing", "year of release"),
+    Feature("release_year", Kind.NUMERIC, "release timing", "year of release",
+            extrapolates=False),
     Feature("release_month", Kind.NUMERIC, "release timing", "month of release"),
     Feature("release_day_of_week", Kind.NUMERIC, "release timing", "ISO day of week"),
     Feature("genre_count", Kind.NUMERIC, "genres", "number of genres"),
@@ -148,6 +155,7 @@ RAW_COLUMNS: list[str] = list(
     dict.fromkeys([*(c.name for c in CONTEXT_COLUMNS), *(f.source for f in FEATURES)])
 )
 CATEGORICAL_INPUTS: list[str] = [f.name for f in FEATURES if f.kind is Kind.CATEGORICAL]
+NOT_EXTRAPOLATING: list[str] = [f.name for f in FEATURES if not f.extrapolates]
 FACTOR_GROUPS: dict[str, list[str]] = {
     factor: [f.pattern for f in FEATURES if f.factor == factor] for factor in FACTORS
 }

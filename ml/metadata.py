@@ -33,11 +33,19 @@ class ModelMetadata:
     # The "typical movie" an explanation compares against: median or most common value per input.
     reference_values: dict[str, Any]
     threshold: float
-    # Per model or baseline: roc_auc, pr_auc, brier, log_loss on the test split.
+    # Per model or baseline: roc_auc, pr_auc, brier, log_loss; the mean over the backtest's
+    # periods (models trained before the backtest existed: on their one test split).
     metrics: dict[str, dict[str, float]]
+    # Deciles of predicted probability against observed rates, over every backtest prediction.
     calibration: list[dict[str, Any]]
     permutation_importance: dict[str, float]
     seed: int
+    # The newest release date the model learned from: `/predict` warns well beyond it.
+    learned_until: str | None = None
+    # `ml.backtest.Backtest.to_json()`: method, periods (each with its metrics) and mean.
+    backtest: dict[str, Any] = field(default_factory=dict)
+    # How the probabilities were calibrated, in words (for the card).
+    calibration_method: str | None = None
     # Keys of a metadata.json this code does not know, written back as they were.
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -45,7 +53,15 @@ class ModelMetadata:
     _OPTIONAL: ClassVar[dict[str, Callable[[], Any]]] = {
         "dropped_features": dict,
         "dbt_manifest_sha256": lambda: None,
+        "learned_until": lambda: None,
+        "backtest": dict,
+        "calibration_method": lambda: None,
     }
+
+    @property
+    def last_learned_release(self) -> str:
+        """`learned_until`, or for models saved before it existed their training split's end."""
+        return self.learned_until or self.train_release_dates[1]
 
     def to_json(self) -> dict[str, Any]:
         """The `metadata.json` document."""

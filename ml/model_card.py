@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ml.evaluate import metrics_table
+from ml.evaluate import backtest_table, metrics_table, years_losing_to_base_rate
 from ml.feature_selection import dropped_features_lines
 from ml.feature_spec import FACTORS, FEATURES, factor_columns, factors_used
 from ml.metadata import ModelMetadata
@@ -15,8 +15,8 @@ def _left_out(metadata: ModelMetadata) -> str:
     if not lines:
         return "None: every feature had something to learn from in the training split."
     return (
-        "These features gave the training split nothing to learn from, so this model does not "
-        "use them (nor does `/predict` explain with them):\n\n"
+        "This model does not use these features (nor does `/predict` explain with them), for "
+        "the reason given; decided on its training rows:\n\n"
         + "\n".join(f"- {line}" for line in lines)
     )
 
@@ -59,6 +59,35 @@ def _importance(metadata: ModelMetadata) -> str:
     return f"Most important inputs (drop in ROC AUC when shuffled): {important}."
 
 
+def _held_out(metadata: ModelMetadata) -> str:
+    """The section the card leads with: the mean backtest, then each period."""
+    mean = metadata.metrics.get("model", {})
+    method = metadata.backtest.get("method", "one held-out split")
+    lines = [
+        f"Each period below was scored by a model trained, exactly as this one, on the releases "
+        f"before it only ({method}); that is how `/predict` is used. Mean over the periods: "
+        f"**ROC AUC {mean.get('roc_auc', float('nan')):.3f}, Brier "
+        f"{mean.get('brier', float('nan')):.4f}**.",
+        "",
+        *metrics_table(metadata),
+    ]
+    table = backtest_table(metadata)
+    if table:
+        lines += ["", "Each period:", "", *table]
+    losing = years_losing_to_base_rate(metadata)
+    if losing:
+        lines += [
+            "",
+            "Periods where the model's probabilities did not beat the base rate (Brier), with "
+            "the shift in success rate that explains it:",
+            "",
+            *(f"- {line}" for line in losing),
+        ]
+    elif table:
+        lines += ["", "The model's Brier beat the base rate's in every period."]
+    return "\n".join(lines)
+
+
 def write_model_card(path: Path, metadata: ModelMetadata) -> None:
     calibration = "\n".join(
         f"| {row['bin']} | {row['count']} | {row['mean_predicted']:.3f} | "
@@ -77,6 +106,9 @@ def write_model_card(path: Path, metadata: ModelMetadata) -> None:
 Predicts, **before release**, the probability that a movie earns at least twice its budget
 worldwide (`is_commercial_success`, defined only when budget and revenue are reliable).
 
+## Held-out performance: walk-forward backtest
+{_held_out(metadata)}
+{no_budget_baseline}
 ## Intended use
 Ranking and screening film projects and releases in this product's catalogue: `/predict`,
 `marts.movie_success_predictions`, and analysts comparing projects.
@@ -88,11 +120,12 @@ catalogue's base rate ({metadata.train_positive_rate:.1%} successes in training)
 
 ## Data
 `marts.ml_movie_features` (dbt manifest `{metadata.dbt_manifest_sha256}`), labelled movies
-only. Time-based split: trained on {metadata.training_rows} releases from
-{metadata.train_release_dates[0]} to {metadata.train_release_dates[1]}, evaluated on the
-newest {metadata.test_rows} ({metadata.test_release_dates[0]} to
-{metadata.test_release_dates[1]}). Pre-release features only: {factors} (track records
-from earlier films only). Never popularity, votes or revenue.
+only. Trained on all {metadata.training_rows} labelled releases from
+{metadata.train_release_dates[0]} to {metadata.train_release_dates[1]}: **learned until
+{metadata.last_learned_release}**; `/predict` warns about release dates more than a year past
+it, beyond what the backtest measured. Calibration: {metadata.calibration_method or "sigmoid"}.
+Pre-release features only: {factors} (track records from earlier films only). Never
+popularity, votes or revenue.
 
 ### Features left out
 {left_out}
@@ -100,10 +133,10 @@ from earlier films only). Never popularity, votes or revenue.
 ### Inputs, by the factor explanations name
 {_inputs(metadata)}
 
-## Metrics (test set, newest releases)
-{chr(10).join(metrics_table(metadata))}
-{no_budget_baseline}
-Calibration (deciles of predicted probability):
+## Calibration and importance
+Calibration over every backtest prediction {metadata.test_rows} releases from
+{metadata.test_release_dates[0]} to {metadata.test_release_dates[1]}, deciles of predicted
+probability:
 
 | bin | movies | mean predicted | observed |
 | --- | --- | --- | --- |

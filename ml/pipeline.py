@@ -10,8 +10,11 @@ from warehouse.dbt_runner import manifest_hash, run_dbt
 from warehouse.settings import Settings
 
 
-def train_model(settings: Settings, progress: Progress | None = None) -> artifacts.LoadedModel:
-    """Train on the warehouse; `progress` gets a line per step (see `ml.train.train`)."""
+def train_model(
+    settings: Settings, progress: Progress | None = None, *, force: bool = False
+) -> artifacts.LoadedModel:
+    """Train on the warehouse; `progress` gets a line per step, `force` promotes a model that
+    loses to the budget-only baseline (see `ml.train.train`)."""
     conn = connect(bootstrap(settings))
     try:
         return train(
@@ -19,6 +22,7 @@ def train_model(settings: Settings, progress: Progress | None = None) -> artifac
             settings.artifacts_dir,
             manifest_hash=manifest_hash(settings.dbt_target_path),
             progress=progress,
+            force=force,
         )
     finally:
         conn.close()

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,9 @@ logger = logging.getLogger(__name__)
 
 TOP_FACTORS = 5
 SCORE_CHUNK = 5_000  # movies explained per pass: 1 + F variants each, about 30 MB
+# How far past the newest release a model learned from its answers are what the backtest
+# measured: each backtest year is scored by a model trained up to the year before it.
+STALE_AFTER = timedelta(days=365)
 
 
 @dataclass
@@ -41,6 +44,9 @@ class Prediction:
     model_version: str
     top_factors: list[dict[str, Any]]
     movie_id: int | None = None
+    # Caveats the caller should read with the probability (e.g. a release far past what the
+    # model learned from); empty when there are none.
+    warnings: list[str] = field(default_factory=list)
 
 
 # Feature rows: a frame of `ml_movie_features` columns, or the same columns as sequences.
@@ -66,6 +72,20 @@ class Predictor:
         self.reference = loaded.metadata.reference_values
         self.groups = {k: v for k, v in factor_columns(self.features).items() if v}
         self.explainer = Explainer.of(self.model, self.features, self.reference)
+        self.learned_until = date.fromisoformat(loaded.metadata.last_learned_release[:10])
+
+    def staleness_warning(self, release_date: Any) -> str | None:
+        """A warning when `release_date` is more than `STALE_AFTER` past the newest release
+        the model learned from: further ahead than its backtest measured."""
+        when = _as_date(release_date)
+        if when is None or when - self.learned_until <= STALE_AFTER:
+            return None
+        return (
+            f"release date {when} is {(when - self.learned_until).days} days after the newest "
+            f"release this model learned from ({self.learned_until}); its backtest measured "
+            f"predictions up to a year ahead, so this one is less certain than its probability "
+            f"says: retrain (`tmdb train`) when newer releases are labelled"
+        )
 
     def inputs(self, raw: pd.DataFrame) -> pd.DataFrame:
         return model_inputs(raw[RAW_COLUMNS], self.vocabulary)[self.features]
@@ -87,6 +107,7 @@ class Predictor:
         movie_ids = [_movie_id(value) for value in raw["movie_id"]]
         if not movie_ids:
             return []
+        release_dates = list(raw["release_date"])
         columns = self._columns(raw)
         if self.explainer is not None:
             base, effects = self.explainer.effects(self.explainer.encode(columns), self.groups)
@@ -103,14 +124,20 @@ class Predictor:
                 key=lambda item: abs(item["effect"]),
                 reverse=True,
             )
-            predictions.append(self._prediction(float(base[row]), ranked, movie_id))
+            predictions.append(
+                self._prediction(float(base[row]), ranked, movie_id, release_dates[row])
+            )
         return predictions
 
     def _frame(self, columns: dict[str, Any]) -> pd.DataFrame:
         return pd.DataFrame({c: columns[c] for c in self.features})
 
     def _prediction(
-        self, probability: float, top_factors: list[dict[str, Any]], movie_id: int | None
+        self,
+        probability: float,
+        top_factors: list[dict[str, Any]],
+        movie_id: int | None,
+        release_date: Any = None,
     ) -> Prediction:
         # rounded once, here: the probability shown and the decision taken agree, and a stored
         # score reads back as the same answer
@@ -122,6 +149,7 @@ class Predictor:
             model_version=self.version,
             top_factors=top_factors[:TOP_FACTORS],
             movie_id=movie_id,
+            warnings=[w for w in (self.staleness_warning(release_date),) if w],
         )
 
     def _pipeline_effects(self, inputs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -156,7 +184,8 @@ class Predictor:
         that changed a movie's features makes its stored score stale until `tmdb score`)."""
         with conn.cursor() as cur:
             cur.execute(
-                "select scores.movie_id, scores.success_probability, scores.top_factors"
+                "select scores.movie_id, scores.success_probability, scores.top_factors,"
+                " ml_movie_features.release_date"
                 " from marts.movie_success_predictions as scores"
                 " inner join marts.ml_movie_features using (movie_id)"
                 " where scores.model_version = %s and scores.movie_id = any(%s)"
@@ -166,14 +195,27 @@ class Predictor:
             )
             rows = cur.fetchall()
         return {
-            int(movie_id): self._prediction(float(probability), factors, int(movie_id))
-            for movie_id, probability, factors in rows
+            int(movie_id): self._prediction(
+                float(probability), factors, int(movie_id), release_date
+            )
+            for movie_id, probability, factors, release_date in rows
         }
 
     def predict_descriptions(
         self, conn, descriptions: Sequence[MovieDescription], reliable_budget_usd: int
     ) -> list[Prediction]:
         return self.explain(raw_columns_for_descriptions(conn, descriptions, reliable_budget_usd))
+
+
+def _as_date(value: Any) -> date | None:
+    """A release date from a frame or a description (a date, a timestamp, or missing)."""
+    if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return pd.Timestamp(value).date()
 
 
 def _movie_id(value: Any) -> int | None:

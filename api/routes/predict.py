@@ -69,6 +69,7 @@ def to_response(prediction: Prediction) -> PredictResponse:
         threshold=prediction.threshold,
         model_version=prediction.model_version,
         top_factors=prediction.top_factors,
+        warnings=prediction.warnings or None,
     )
 
 

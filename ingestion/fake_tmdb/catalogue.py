@@ -5,7 +5,10 @@ compute expectations independently, (b) shaped exactly like TMDB's `/movie/{id}`
 messy edges included (0 for unknown money, "" for unknown dates, [] for unknown lists), and
 (c) realistic enough that a classifier trained on pre-release facts can learn something:
 revenue depends on budget *and* on genre, season, year, director skill, cast star power,
-studio, certification, keywords and sequel status, so track records carry signal.
+studio, certification, keywords and sequel status, so track records carry signal. The world
+also drifts over release years as real catalogues do (a market-wide ROI cycle with a COVID
+dip, budgets rising faster before 2000 than after, genre shares and genre ROI effects that
+move over the decades), so a model trained on earlier years meets a shifted later world.
 
 Every random draw comes from a `random.Random` seeded by a string that names the seed and
 the purpose ("base", "day:3", "credits:<id>"), so output never depends on `hash()`
@@ -29,7 +32,8 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from itertools import accumulate
+from functools import cache
+from itertools import accumulate, pairwise
 
 __all__ = ["FEATURE_FAMILIES", "GENRES", "Catalogue"]
 
@@ -84,7 +88,23 @@ _GENRE_EFFECTS: dict[int, tuple[float, float, float]] = {
     37: (1.5, -0.1, -0.30),
 }
 _GENRE_IDS = list(_GENRE_EFFECTS)
-_GENRE_CUM = list(accumulate(v[0] for v in _GENRE_EFFECTS.values()))
+
+#: Release years outside this range are treated as its edges by every year-dependent term.
+_DRIFT_YEARS = (1960, 2030)
+
+# genre id -> change of its log sampling weight per decade from 2000: horror, sci-fi,
+# animation, thrillers and action took a growing share of releases; westerns, war films,
+# musicals and period pieces a shrinking one.
+_GENRE_SHARE_TREND: dict[int, float] = {
+    27: 0.15, 878: 0.15, 16: 0.15, 53: 0.08, 28: 0.08,
+    37: -0.30, 10752: -0.25, 10402: -0.20, 36: -0.20,
+}  # fmt: skip
+
+# genre id -> log-ROI shift reached once the franchise era (`_franchise_era`) is fully on:
+# effects-driven spectacle gained at the box office, mid-budget comedy and drama lost.
+_GENRE_ROI_FRANCHISE: dict[int, float] = {
+    28: 0.10, 12: 0.15, 878: 0.15, 14: 0.10, 35: -0.10, 18: -0.10, 10749: -0.05,
+}  # fmt: skip
 
 # Summer and the holidays are the big box-office seasons; September and January are dumps.
 _SEASON = {1: -0.15, 2: -0.05, 3: 0.0, 4: 0.0, 5: 0.2, 6: 0.3, 7: 0.3, 8: 0.05, 9: -0.2,
@@ -412,6 +432,80 @@ def _mean_latent(people: list[_Person], default: float) -> float:
 def _genre_shift(genre_ids: list[int], effect: int) -> float:
     """The mean of one `_GENRE_EFFECTS` column (1: log-budget, 2: log-ROI) over the genres."""
     return sum(_GENRE_EFFECTS[g][effect] for g in genre_ids) / max(1, len(genre_ids))
+
+
+def _clamp_year(year: int) -> int:
+    """`year` limited to `_DRIFT_YEARS`, so far-past or far-future dates reuse the edges."""
+    return min(max(year, _DRIFT_YEARS[0]), _DRIFT_YEARS[1])
+
+
+def _smoothstep(x: float, lo: float, hi: float) -> float:
+    """0 below `lo`, 1 above `hi`, and a smooth (C1) S-curve in between."""
+    t = min(max((x - lo) / (hi - lo), 0.0), 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+# (year, market log-ROI) anchors of `_market_roi`, smoothly joined.
+_MARKET_ROI_ANCHORS = (
+    (1960, -0.02), (1980, -0.02), (1990, 0.05), (1998, 0.16), (2006, 0.16),
+    (2013, 0.00), (2019, -0.09), (2024, -0.06), (2030, -0.04),
+)  # fmt: skip
+
+
+def _market_roi(year: int) -> float:
+    """Market-wide log-ROI by release year: the base rate of commercial success drifts.
+
+    Real theatrical returns were flat-ish through the 1970s-80s, rose with home video, DVD
+    and the global box-office boom of the late 1990s-2000s, then eroded through the 2010s
+    (DVD collapse, streaming, a crowded release calendar ruled by a few tentpoles). COVID
+    closed cinemas in 2020-21 (a sharp dip, the only jump); the years after recover only
+    partly. Anchors are joined by smoothsteps, so neighbouring years differ little.
+    """
+    y = _clamp_year(year)
+    covid = -0.3 if 2020 <= y <= 2021 else 0.0
+    anchors = _MARKET_ROI_ANCHORS
+    for (y0, v0), (y1, v1) in pairwise(anchors):
+        if y <= y1:
+            return covid + v0 + (v1 - v0) * _smoothstep(y, y0, y1)
+    return covid + anchors[-1][1]
+
+
+def _budget_trend(year: int) -> float:
+    """Log-budget shift by release year (0 in 2015; capped from 2025 on).
+
+    Production budgets rose steeply (inflation plus the blockbuster arms race) until about
+    2000 and more slowly after, as studios split into tentpoles and cheap genre films.
+    """
+    y = min(_clamp_year(year), 2025)
+    if y >= 2000:
+        return 0.02 * (y - 2015)
+    return 0.02 * (2000 - 2015) + 0.035 * (y - 2000)
+
+
+def _franchise_era(year: int) -> float:
+    """How far the franchise era is on (0 before 2004, 1 from 2012): the years when
+    shared-universe spectacle took over the box office (Iron Man, 2008, in the middle)."""
+    return _smoothstep(_clamp_year(year), 2004, 2012)
+
+
+def _genre_roi(genre_ids: list[int], year: int) -> float:
+    """The genres' mean log-ROI shift in `year`: `_GENRE_EFFECTS` plus the franchise-era
+    drift of `_GENRE_ROI_FRANCHISE`."""
+    era = _franchise_era(year)
+    drift = sum(_GENRE_ROI_FRANCHISE.get(g, 0.0) for g in genre_ids) / max(1, len(genre_ids))
+    return _genre_shift(genre_ids, 2) + era * drift
+
+
+@cache
+def _genre_cum(year: int) -> list[float]:
+    """Cumulative genre sampling weights for `year` (clamped): `_GENRE_EFFECTS` weights
+    scaled by `_GENRE_SHARE_TREND`, so genre shares move over the decades."""
+    decades = (_clamp_year(year) - 2000) / 10
+    weights = (
+        w * math.exp(_GENRE_SHARE_TREND.get(g, 0.0) * decades)
+        for g, (w, _, _) in _GENRE_EFFECTS.items()
+    )
+    return list(accumulate(weights))
 
 
 class Catalogue:
@@ -828,7 +922,7 @@ class Catalogue:
         year = release.year if release else ref.year
         lang, origin, lang_roi = self._draw_language_and_origin(rng, in_collection, adult, sparse)
         title, original_title = self._draw_titles(rng, plan, lang)
-        genre_ids = self._draw_genres(rng, adult, sparse)
+        genre_ids = self._draw_genres(rng, year, adult, sparse)
         directors, cast, crew = self._draw_people(rng, year, adult, sparse)
         company_ids = self._draw_companies(rng, adult, sparse)
         # certification (a pre-release fact with its own small effect)
@@ -849,7 +943,7 @@ class Catalogue:
                 star=star,
                 dir_skill=_mean_latent(directors, -0.2),
                 g_budget=_genre_shift(genre_ids, 1),
-                g_roi=_genre_shift(genre_ids, 2),
+                g_roi=_genre_roi(genre_ids, year),
                 cert_roi=cert_roi,
                 kw_roi=kw_roi,
                 lang_roi=lang_roi,
@@ -942,16 +1036,19 @@ class Catalogue:
         return title, original_title
 
     @staticmethod
-    def _draw_genres(rng: random.Random, adult: bool, sparse: bool) -> list[int]:
-        """One to three genres by TMDB-like frequency; adult and stub records have few."""
+    def _draw_genres(rng: random.Random, year: int, adult: bool, sparse: bool) -> list[int]:
+        """One to three genres by TMDB-like frequency in `year` (`_genre_cum`); adult and
+        stub records have few. The year changes only how draws map to genres, never which
+        draws are made."""
         if adult:
             return rng.choice(([], [18], [10749], [18, 10749]))
         if sparse or rng.random() < 0.04:
             return []
         k = rng.choices((1, 2, 3), (4, 4, 2))[0]
+        cum = _genre_cum(year)
         genre_ids: list[int] = []
         for _ in range(k):
-            g = _GENRE_IDS[bisect_right(_GENRE_CUM, rng.random() * _GENRE_CUM[-1])]
+            g = _GENRE_IDS[bisect_right(cum, rng.random() * cum[-1])]
             if g not in genre_ids:
                 genre_ids.append(g)
         return genre_ids
@@ -1020,20 +1117,18 @@ class Catalogue:
                 + 0.7 * d.major
                 + 0.5 * d.sequel
                 + 0.5 * d.is_en
-                + 0.025 * (min(d.year, 2025) - 2015)
+                + _budget_trend(d.year)
                 + rng.gauss(0.0, 0.9)
             )
         return _round_money(min(max(math.exp(log_budget), 10_000), 450_000_000))
 
     @staticmethod
     def _draw_revenue(rng: random.Random, d: _Drivers, quality: float, budget_true: int) -> int:
-        year = d.year
         log_roi = (
             0.1
             + d.g_roi
             + _SEASON[d.month]
-            + (-0.3 if 2020 <= year <= 2021 else 0.0)
-            + (0.1 if 1990 <= year < 2010 else 0.0)
+            + _market_roi(d.year)
             + 0.8 * d.dir_skill
             + 0.7 * d.star
             + 0.45 * d.sequel

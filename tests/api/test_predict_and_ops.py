@@ -128,3 +128,22 @@ def test_oversized_and_malformed_bodies(api) -> None:
     )
     assert broken.status_code == 422 and broken.json()["error"]["code"] == "invalid_input"
     assert "Traceback" not in broken.text and "postgresql://" not in broken.text
+
+
+def test_a_release_far_past_what_the_model_learned_is_answered_with_a_warning(api) -> None:
+    from datetime import date, timedelta
+
+    client = api()
+    card = client.get("/models/current").json()
+    learned = date.fromisoformat(card["learned_until"])
+    assert card["data_snapshot"]["learned_until"] == card["learned_until"]
+    assert card["backtest"]["periods"] and card["calibration_method"]
+    soon = {**DESCRIPTION, "release_date": str(learned + timedelta(days=30))}
+    later = {**DESCRIPTION, "release_date": str(learned + timedelta(days=800))}
+    near = client.post("/predict", json=soon)
+    assert near.status_code == 200 and "warnings" not in near.json()
+    far = client.post("/predict", json=later).json()
+    (warning,) = far["warnings"]
+    assert f"800 days after the newest release this model learned from ({learned})" in warning
+    batch = client.post("/predict/batch", json={"items": [soon, later]}).json()["predictions"]
+    assert "warnings" not in batch[0] and batch[1]["warnings"] == far["warnings"]

@@ -1,5 +1,5 @@
-"""How training spends its time: a deliberate thread count, calibration folds that only feed the
-calibration (the model and its ROC AUC stay what they were), permutation importance per
+"""How training spends its time: a deliberate thread count, a calibration that only feeds the
+sigmoid (the trees and their ROC AUC stay what they were), permutation importance per
 explanation factor, a progress line per step, and the saved model's shape unchanged."""
 
 from __future__ import annotations
@@ -25,8 +25,12 @@ from ml.features import Vocabulary, model_inputs
 from ml.train import DEFAULT_PLAN, TrainingPlan, factor_importance, train
 from tests.conftest import settings
 
-# What training did before its work was cut: five folds, every column alone, every core.
-PREVIOUS = TrainingPlan(calibration_folds=5, importance="column", threads=None)
+# Six steps, and one per backtest year.
+STEPS = 6 + DEFAULT_PLAN.backtest_years
+NUMBERS = range(1, STEPS + 1)
+
+# What training did before its work was cut: five shuffled folds, every column alone, every core.
+PREVIOUS = TrainingPlan(calibration="folds", calibration_folds=5, importance="column", threads=None)
 
 
 def _rows(movies: int = 400, seed: int = 3) -> pd.DataFrame:
@@ -91,16 +95,19 @@ def test_the_boosting_fits_and_predicts_on_the_planned_threads(
 
         monkeypatch.setattr(HistGradientBoostingClassifier, method, spy)
     before = _openmp_threads()
-    train(None, tmp_path, version="threads", plan=replace(DEFAULT_PLAN, threads=threads))
+    model = train(None, tmp_path, version="threads", plan=replace(DEFAULT_PLAN, threads=threads))
     assert _openmp_threads(), "the check needs an OpenMP runtime to look at"
-    # Three folds and the refit, then every prediction: baselines, calibration, importance.
-    assert [m for m, _ in seen].count("fit") == DEFAULT_PLAN.calibration_folds + 1
+    # Per model (the promoted one and one per backtest year): trees on the older rows for the
+    # calibration, and the refit on all; then every prediction: calibration, scores, importance.
+    periods = model.metadata.backtest["periods"]
+    assert len(periods) == DEFAULT_PLAN.backtest_years
+    assert [m for m, _ in seen].count("fit") == 2 * (1 + len(periods))
     assert [m for m, _ in seen].count("decision_function") > 10
     assert {frozenset(t) for _, t in seen} == {frozenset({threads})}
     assert _openmp_threads() == before  # the limit ends with training
 
 
-def test_fewer_folds_keep_the_model_and_its_roc_auc(rows, tmp_path) -> None:
+def test_the_calibration_keeps_the_trees_and_their_roc_auc(rows, tmp_path) -> None:
     now = train(None, tmp_path / "now", version="now")
     previous = train(None, tmp_path / "previous", version="previous", plan=PREVIOUS)
     for name in ("roc_auc", "pr_auc"):  # the calibration is monotonic: ranks are the model's
@@ -132,7 +139,7 @@ def test_importance_is_per_factor_seeded_and_on_the_card(rows, tmp_path) -> None
     # the card still reports the split, the baselines and the calibration
     assert "budget-only logistic regression" in card and "base rate" in card
     assert "| bin | movies | mean predicted | observed |" in card
-    assert f"evaluated on the\nnewest {first.metadata.test_rows}" in card
+    assert f"every backtest prediction {first.metadata.test_rows} releases" in card
 
 
 class _RecordingModel:
@@ -181,19 +188,21 @@ def test_a_progress_line_per_step(rows, tmp_path, caplog) -> None:
     lines: list[str] = []
     train(None, tmp_path / "a", version="progress", progress=lines.append)
     steps = lines[:-1]
-    assert [line.split(" ", 1)[0] for line in steps] == [f"[{i}/8]" for i in range(1, 9)]
-    needles = ("loading rows", "time split", "calibration folds", "baselines",
-               "calibration table", "importance per factor", "saving", "model card")  # fmt: skip
+    assert [line.split(" ", 1)[0] for line in steps] == [f"[{i}/{STEPS}]" for i in NUMBERS]
+    needles = ("loading rows", "fitting the model on all", "walk-forward backtest",
+               "importance per factor", "saving", "model card")  # fmt: skip
     for needle in needles:
         assert any(needle in line for line in steps), needle
-    assert "1 thread" in steps[2]
+    assert "1 thread" in steps[1]
+    years = [line for line in steps if line.split(" ", 2)[1] == "backtest"]
+    assert len(years) == DEFAULT_PLAN.backtest_years
     assert lines[-1].startswith("trained model progress in ") and lines[-1].endswith(" s")
 
     # Without a callback the same lines go to the log.
     with caplog.at_level(logging.INFO, logger="ml.train"):
         train(None, tmp_path / "b", version="logged")
     logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("[")]
-    assert [line.split(" ", 1)[0] for line in logged] == [f"[{i}/8]" for i in range(1, 9)]
+    assert [line.split(" ", 1)[0] for line in logged] == [f"[{i}/{STEPS}]" for i in NUMBERS]
 
 
 def test_tmdb_train_shows_the_steps_on_stderr(rows, tmp_path, monkeypatch) -> None:
@@ -212,17 +221,19 @@ def test_tmdb_train_shows_the_steps_on_stderr(rows, tmp_path, monkeypatch) -> No
     result = CliRunner().invoke(app, ["train"])
     assert result.exit_code == 0, result.output
     progress = [line for line in result.stderr.splitlines() if line.startswith("[")]
-    assert [line.split(" ", 1)[0] for line in progress] == [f"[{i}/8]" for i in range(1, 9)]
+    assert [line.split(" ", 1)[0] for line in progress] == [f"[{i}/{STEPS}]" for i in NUMBERS]
     assert "trained model" in result.stderr
-    assert "[1/8]" not in result.stdout
+    assert f"[1/{STEPS}]" not in result.stdout
     assert "written to" in result.stdout and "| model |" in result.stdout
+    # the walk-forward table: a row per backtest year, then the mean
+    assert "| period | movies | success rate |" in result.stdout
+    assert "| **mean** |" in result.stdout and "learned until " in result.stdout
 
 
 def test_the_saved_model_keeps_the_shape_fast_prediction_relies_on(warehouse) -> None:
     model = warehouse.model.model  # loaded back from disk
     assert isinstance(model, CalibratedClassifierCV)
-    assert model.ensemble is False and model.method == "sigmoid"
-    assert model.cv.get_n_splits() == DEFAULT_PLAN.calibration_folds
+    assert model.method == "sigmoid"
     (calibrated,) = model.calibrated_classifiers_
     assert type(calibrated.calibrators[0]).__name__ == "_SigmoidCalibration"
     assert len(calibrated.calibrators) == 1
