@@ -191,3 +191,29 @@ def test_the_demo_catalogue_backtest_beats_its_baselines(warehouse) -> None:
     for period in periods:
         figures = period["metrics"]
         assert figures["model"]["brier"] < figures["base rate"]["brier"], periods
+
+
+def test_tmdb_train_refuses_in_one_line_and_force_promotes(rows, tmp_path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from tests.conftest import settings
+
+    class NoConnection:
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr("ml.pipeline.bootstrap", lambda settings: "unused")
+    monkeypatch.setattr("ml.pipeline.connect", lambda url: NoConnection())
+    monkeypatch.setattr("ml.train.promotion_problem", lambda metadata: "worse than the budget")
+    monkeypatch.setenv("TMDB_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    settings()
+    refused = CliRunner().invoke(app, ["train"])
+    assert refused.exit_code == 1, refused.output
+    (error,) = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
+    assert "not promoted: worse than the budget" in error and "--force" in error
+    with pytest.raises(artifacts.ModelUnavailable):
+        artifacts.load_current(tmp_path / "artifacts")
+    forced = CliRunner().invoke(app, ["train", "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert artifacts.load_current(tmp_path / "artifacts").version in forced.stdout
