@@ -14,7 +14,7 @@ import pytest
 
 from ml.features import RAW_COLUMNS, MovieDescription, input_columns, load_feature_rows
 from ml.pipeline import score_movies
-from ml.predict import Predictor
+from ml.predict import STALE_AFTER, Predictor
 from tests.conftest import query, settings
 from warehouse.dbt_runner import project_vars
 
@@ -116,8 +116,26 @@ def test_a_scored_movie_is_a_lookup_with_the_same_answer(warehouse, monkeypatch,
         unscored.version = "never-scored"
         assert unscored.stored(conn, ids) == {}
         computed = unscored.predict_movies(conn, ids)
+        # the same model as if it had learned nothing since 1990: both by-id paths warn
+        stale, stale_unscored = copy.copy(predictor), copy.copy(unscored)
+        stale.learned_until = stale_unscored.learned_until = date(1990, 1, 1)
+        stale_looked_up = stale.predict_movies(conn, ids)
+        stale_computed = stale_unscored.predict_movies(conn, ids)
     finally:
         conn.close()
+    assert all(p.warnings == [] for p in looked_up + computed)
+    released = {int(m): d for m, d in zip(rows["movie_id"], rows["release_date"], strict=True)}
+    late = {
+        m
+        for m, d in released.items()
+        if pd.notna(d) and pd.Timestamp(d).date() - date(1990, 1, 1) > STALE_AFTER
+    }
+    assert len(late) > MOVIES // 2
+    for a, b in zip(stale_looked_up, stale_computed, strict=True):
+        assert a.warnings == b.warnings
+        assert bool(a.warnings) == (a.movie_id in late), (a.movie_id, released[a.movie_id])
+        if a.warnings:
+            assert "newest release this model learned from (1990-01-01)" in a.warnings[0]
     assert sorted(stored) == sorted(ids)  # every one of them came from the table
     _same(looked_up, _through_the_pipeline(predictor).explain(rows))
     for a, b in zip(looked_up, computed, strict=True):
