@@ -64,7 +64,9 @@ def train_once(plan: dict) -> dict:
     try:
         with tempfile.TemporaryDirectory() as folder:
             started = time.perf_counter()
-            model = train(conn, Path(folder), version="bench", plan=TrainingPlan(**plan))
+            model = train(
+                conn, Path(folder), version="bench", plan=TrainingPlan(**plan), force=True
+            )
             seconds = time.perf_counter() - started
     finally:
         conn.close()
@@ -121,8 +123,13 @@ def measure(plan: dict, busy: int) -> dict:
 
 def describe(plan: dict) -> str:
     threads = plan["threads"]
+    calibration = (
+        f"sigmoid on the newest {plan['calibration_share']:.0%}"
+        if plan["calibration"] == "recent"
+        else f"{plan['calibration_folds']} shuffled calibration folds"
+    )
     return (
-        f"{plan['calibration_folds']} calibration folds, {plan['rounds']} rounds, importance per "
+        f"{calibration}, {plan['rounds']} rounds, importance per "
         f"{plan['importance']} ({plan['importance_repeats']} repeats), "
         + ("the libraries' default threads" if threads is None else f"{threads} thread(s)")
     )
@@ -173,7 +180,7 @@ def main() -> int:
     first = runs[0][1]
     print(
         f"Training on the warehouse: {first['training_rows']:,} releases to train on, "
-        f"{first['test_rows']:,} held out; {os.cpu_count()} cores"
+        f"{first['test_rows']:,} scored in its backtest years; {os.cpu_count()} cores"
     )
     print(f"  now:      {describe(now)}")
     print(f"  previous: {describe(previous)}")
