@@ -24,8 +24,8 @@ from api.text_to_sql.llm import GeminiClient
 from api.text_to_sql.schema_context import SchemaContextCache
 from api.text_to_sql.service import AskService
 from ml import artifacts
+from ml.feature_sql import DescriptionRules, description_rules
 from warehouse.connection import analyst_url, owner_url
-from warehouse.dbt_runner import project_vars
 from warehouse.settings import Settings
 
 if TYPE_CHECKING:
@@ -101,8 +101,8 @@ class AppState:
     ask_limiter: RateLimiter
     semantic: SemanticLayer
     conversations: ConversationStore
+    description_rules: DescriptionRules
     api_keys: frozenset[str] = field(default_factory=frozenset)
-    reliable_budget_usd: int = 100_000
 
     _genres: tuple[float, frozenset[str]] | None = None
 
@@ -173,5 +173,5 @@ def build_state(settings: Settings) -> AppState:
             ttl_hours=settings.conversation_ttl_hours,
         ),
         api_keys=keys,
-        reliable_budget_usd=int(project_vars(settings).get("reliable_budget_usd", 100_000)),
+        description_rules=description_rules(settings),
     )

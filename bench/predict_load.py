@@ -34,10 +34,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench.http_load import load, pct, start_api  # noqa: E402
 from ml import artifacts  # noqa: E402
+from ml.feature_sql import description_rules  # noqa: E402
 from ml.features import MovieDescription, load_feature_rows  # noqa: E402
 from ml.predict import Predictor  # noqa: E402
 from warehouse.connection import bootstrap, connect  # noqa: E402
-from warehouse.dbt_runner import project_vars  # noqa: E402
 from warehouse.settings import get_settings  # noqa: E402
 
 DESCRIBED = """
@@ -155,7 +155,7 @@ def in_process(conn, predictor: Predictor, descriptions: list[dict]) -> None:
     before = copy.copy(predictor)
     before.explainer = None
     ids = [int(i) for i in rows["movie_id"]]
-    budget = project_vars(get_settings())["reliable_budget_usd"]
+    rules = description_rules(get_settings())
     described = [
         MovieDescription(**{**d, "release_date": date.fromisoformat(d["release_date"])})
         for d in descriptions
@@ -164,10 +164,10 @@ def in_process(conn, predictor: Predictor, descriptions: list[dict]) -> None:
         "explain 1 movie": lambda p: p.explain(rows.iloc[:1]),
         "explain 1,000 movies": lambda p: p.explain(rows),
         "describe 1 movie (SQL included)": lambda p: p.predict_descriptions(
-            conn, described[:1], budget
+            conn, described[:1], rules
         ),
         "describe 1,000 movies (SQL included)": lambda p: p.predict_descriptions(
-            conn, described, budget
+            conn, described, rules
         ),
     }
     print("  in process, the same movies (median ms):")

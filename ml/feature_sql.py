@@ -13,11 +13,14 @@ not shaped like catalogue rows: looking names up (`_RESOLVED`), and tidying the 
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+from warehouse.dbt_runner import project_vars
+from warehouse.settings import Settings
 
 MACRO_FILE = Path("dbt_project") / "macros" / "ml_feature_rules.sql"
 
@@ -121,26 +124,22 @@ order by described.slot
 """
 
 
-def project_dir() -> Path:
-    """The dbt project the macros come from (the checkout, or the copy a wheel carries)."""
-    from warehouse.settings import default_dbt_project_dir
+@dataclass(frozen=True)
+class DescriptionRules:
+    """What a description needs from one dbt project: the query built from its macros and vars,
+    and how many top-billed actors its mart counts. Built from the project `Settings` names, so
+    the served path follows the same project the mart was built from."""
 
-    return default_dbt_project_dir()
-
-
-def project_vars(root: Path | None = None) -> dict[str, Any]:
-    """`dbt_project.yml`'s vars: what `var()` returns when the macros are rendered here."""
-    root = root or project_dir()
-    with open(root / "dbt_project.yml", encoding="utf-8") as handle:
-        return dict(yaml.safe_load(handle).get("vars", {}))
+    query: str
+    top_cast_size: int
+    reliable_budget_usd: int
 
 
-def feature_rules(variables: dict[str, Any], root: Path | None = None) -> Any:
-    """The macros of `ml_feature_rules.sql`, callable from Python with `var()` bound to
-    `variables`: `feature_rules(v).ml_release_timing("described.release_date")`."""
+def feature_rules(variables: dict[str, Any], root: Path) -> Any:
+    """The macros of `ml_feature_rules.sql` in the dbt project at `root`, callable from Python
+    with `var()` bound to `variables`: `feature_rules(v, root).ml_release_timing("d.date")`."""
     import jinja2
 
-    root = root or project_dir()
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
 
     def var(name: str, default: Any = None) -> Any:
@@ -156,11 +155,18 @@ def feature_rules(variables: dict[str, Any], root: Path | None = None) -> Any:
     return template.module
 
 
+def description_rules(settings: Settings) -> DescriptionRules:
+    """The rules of the dbt project at `settings.dbt_project_dir` (read once per project)."""
+    variables = json.dumps(project_vars(settings), sort_keys=True, default=str)
+    return _rules_of(settings.dbt_project_dir.resolve(), variables)
+
+
 @lru_cache(maxsize=8)
-def descriptions_query(reliable_budget_usd: int) -> str:
-    """The query for `ml.features.raw_rows_for_descriptions` (parameters: `describe_params`)."""
-    rules = feature_rules({**project_vars(), "reliable_budget_usd": reliable_budget_usd})
-    return _DESCRIPTIONS.format(
+def _rules_of(root: Path, variables_json: str) -> DescriptionRules:
+    """Cached by project and vars (as JSON), so a changed `dbt_project.yml` is read anew."""
+    variables = json.loads(variables_json)
+    rules = feature_rules(variables, root)
+    query = _DESCRIPTIONS.format(
         resolved=_RESOLVED.strip(),
         track_record=rules.ml_track_record("earlier"),
         director_record=rules.ml_director_record("track_records"),
@@ -168,9 +174,8 @@ def descriptions_query(reliable_budget_usd: int) -> str:
         release_timing=rules.ml_release_timing("described.release_date"),
         reliable_budget=rules.ml_reliable_budget("described.budget_usd"),
     )
-
-
-@lru_cache(maxsize=1)
-def top_cast_size() -> int:
-    """How many top-billed actors make a top cast (dbt var `top_cast_size`)."""
-    return int(project_vars().get("top_cast_size", 3))
+    return DescriptionRules(
+        query=query,
+        top_cast_size=int(variables.get("top_cast_size", 3)),
+        reliable_budget_usd=int(variables.get("reliable_budget_usd", 100_000)),
+    )

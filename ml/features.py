@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 from psycopg2.extensions import connection as Connection
 
-from ml import feature_sql
 from ml.feature_spec import (
     CATEGORICAL_INPUTS,
     FACTOR_GROUPS,
@@ -34,6 +33,7 @@ from ml.feature_spec import (
     Kind,
     factor_columns,
 )
+from ml.feature_sql import DescriptionRules
 
 __all__ = [
     "CATEGORICAL_INPUTS",
@@ -213,12 +213,11 @@ def _top_cast(description: MovieDescription, size: int) -> list[str]:
     return list(seen.values())[:size]
 
 
-def _credits(descriptions: Sequence[MovieDescription]) -> dict[str, list]:
+def _credits(descriptions: Sequence[MovieDescription], size: int) -> dict[str, list]:
     """The credited people of each description, as the query's parallel arrays."""
     columns: dict[str, list] = {
         "credit_slot": [], "credit_rank": [], "credit_name": [], "credit_role": []
     }  # fmt: skip
-    size = feature_sql.top_cast_size()
     for slot, d in enumerate(descriptions):
         # a blank director is still a director, one the warehouse cannot know: a newcomer
         director = [("director", d.director)] if d.director else []
@@ -232,7 +231,7 @@ def _credits(descriptions: Sequence[MovieDescription]) -> dict[str, list]:
 
 
 def raw_columns_for_descriptions(
-    conn: Connection, descriptions: Sequence[MovieDescription], reliable_budget_usd: int
+    conn: Connection, descriptions: Sequence[MovieDescription], rules: DescriptionRules
 ) -> dict[str, list[Any]]:
     """The `ml_movie_features` columns for movies described before release, as lists.
 
@@ -246,10 +245,10 @@ def raw_columns_for_descriptions(
         "slot": list(range(len(descriptions))),
         "release_date": [d.release_date for d in descriptions],
         "budget_usd": [d.budget_usd for d in descriptions],
-        **_credits(descriptions),
+        **_credits(descriptions, rules.top_cast_size),
     }
     with conn.cursor() as cur:
-        cur.execute(feature_sql.descriptions_query(reliable_budget_usd), params)
+        cur.execute(rules.query, params)
         names = [column.name for column in cur.description]
         computed = dict(zip(names, map(list, zip(*cur.fetchall(), strict=True)), strict=True))
     listed = [description_lists(d) for d in descriptions]
@@ -261,10 +260,10 @@ def raw_columns_for_descriptions(
 
 
 def raw_rows_for_descriptions(
-    conn: Connection, descriptions: Sequence[MovieDescription], reliable_budget_usd: int
+    conn: Connection, descriptions: Sequence[MovieDescription], rules: DescriptionRules
 ) -> pd.DataFrame:
     """`raw_columns_for_descriptions` as a frame, like `load_feature_rows` gives."""
-    columns = raw_columns_for_descriptions(conn, descriptions, reliable_budget_usd)
+    columns = raw_columns_for_descriptions(conn, descriptions, rules)
     return pd.DataFrame(columns, columns=RAW_COLUMNS)
 
 

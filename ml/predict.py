@@ -17,6 +17,7 @@ from psycopg2.extras import Json, execute_values
 from ml.artifacts import LoadedModel
 from ml.explainer import Explainer
 from ml.feature_spec import RAW_COLUMNS, factor_columns
+from ml.feature_sql import DescriptionRules
 from ml.features import (
     FEATURES_DIGEST,
     MovieDescription,
@@ -202,9 +203,9 @@ class Predictor:
         }
 
     def predict_descriptions(
-        self, conn, descriptions: Sequence[MovieDescription], reliable_budget_usd: int
+        self, conn, descriptions: Sequence[MovieDescription], rules: DescriptionRules
     ) -> list[Prediction]:
-        return self.explain(raw_columns_for_descriptions(conn, descriptions, reliable_budget_usd))
+        return self.explain(raw_columns_for_descriptions(conn, descriptions, rules))
 
 
 def _as_date(value: Any) -> date | None:

@@ -54,7 +54,7 @@ def predict_all(state, requests: list[PredictRequest]) -> list[Prediction]:
                 results[index] = prediction
         if described:
             predictions = predictor.predict_descriptions(
-                conn, [_description(r) for _, r in described], state.reliable_budget_usd
+                conn, [_description(r) for _, r in described], state.description_rules
             )
             for (index, _), prediction in zip(described, predictions, strict=True):
                 results[index] = prediction

@@ -12,11 +12,11 @@ import pandas as pd
 import psycopg2
 import pytest
 
+from ml.feature_sql import description_rules
 from ml.features import RAW_COLUMNS, MovieDescription, input_columns, load_feature_rows
 from ml.pipeline import score_movies
 from ml.predict import STALE_AFTER, Predictor
 from tests.conftest import query, settings
-from warehouse.dbt_runner import project_vars
 
 MOVIES = 200
 
@@ -82,14 +82,14 @@ def test_descriptions_take_the_fast_path_with_the_same_answers(warehouse) -> Non
         )
         for i in range(MOVIES)
     ]
-    budget = project_vars(settings())["reliable_budget_usd"]
+    rules = description_rules(settings())
     conn = psycopg2.connect(warehouse.database_url)
     try:
-        fast = predictor.predict_descriptions(conn, descriptions, budget)
+        fast = predictor.predict_descriptions(conn, descriptions, rules)
         from ml.features import raw_rows_for_descriptions
 
         slow = _through_the_pipeline(predictor).explain(
-            raw_rows_for_descriptions(conn, descriptions, budget)
+            raw_rows_for_descriptions(conn, descriptions, rules)
         )
     finally:
         conn.close()

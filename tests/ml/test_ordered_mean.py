@@ -13,7 +13,9 @@ import numpy as np
 import psycopg2
 import pytest
 
-from ml.feature_sql import feature_rules, project_vars
+from ml.feature_sql import feature_rules
+from tests.conftest import settings
+from warehouse.dbt_runner import project_vars
 
 # Track records whose mean depends on the order of summation (found by search: numpy's mean of
 # these in some order is one bit away from their ascending sum).
@@ -36,7 +38,9 @@ def _ascending_mean(values) -> float | None:
 
 def _cast_means(conn, rates: list[float | None]) -> tuple:
     """The shared rule's cast columns over records that arrive in the given order."""
-    rule = feature_rules(project_vars()).ml_cast_record("records")
+    rule = feature_rules(project_vars(settings()), settings().dbt_project_dir).ml_cast_record(
+        "records"
+    )
     with conn.cursor() as cur:
         cur.execute(
             f"select {rule} from unnest(%(counts)s::bigint[], %(rates)s::double precision[],"

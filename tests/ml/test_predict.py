@@ -7,11 +7,11 @@ import pytest
 import skops.io as sio
 
 from ml import artifacts
+from ml.feature_sql import description_rules
 from ml.features import MovieDescription
 from ml.pipeline import score_movies
 from ml.predict import Predictor, UnknownMovie
 from tests.conftest import query, settings
-from warehouse.dbt_runner import project_vars
 
 FACTS = """
 with top_cast as (
@@ -76,7 +76,7 @@ def test_a_known_movie_scores_the_same_by_id_and_as_a_description(warehouse) -> 
                  director, cast, genres, companies, keyword_count) in facts
         ]  # fmt: skip
         by_description = predictor.predict_descriptions(
-            conn, descriptions, project_vars(settings())["reliable_budget_usd"]
+            conn, descriptions, description_rules(settings())
         )
     finally:
         conn.close()
@@ -109,7 +109,7 @@ def test_a_newcomer_with_no_track_record_still_gets_a_probability(warehouse) -> 
             conn,
             [MovieDescription(release_date=date(2030, 6, 1), budget_usd=50_000_000,
                               genres=["Action"], director="Nobody Known Yet")],
-            project_vars(settings())["reliable_budget_usd"],
+            description_rules(settings()),
         )  # fmt: skip
     finally:
         conn.close()

@@ -21,12 +21,12 @@ from ingestion.fake_tmdb import Catalogue
 from ingestion.fake_tmdb.catalogue import FEATURE_FAMILIES
 from ml import artifacts
 from ml.artifacts import LoadedModel
+from ml.feature_sql import description_rules
 from ml.features import FACTOR_GROUPS, LABEL, RAW_COLUMNS, MovieDescription, factor_columns
 from ml.predict import Predictor
 from ml.train import MIN_FEATURES, NotEnoughData, train, usable_features
 from tests.builders import trained_warehouse_env
 from tests.conftest import settings
-from warehouse.dbt_runner import project_vars
 from warehouse.settings import reset_settings_cache
 
 TODAY = date(2026, 1, 15)
@@ -277,7 +277,7 @@ def test_predictions_never_explain_with_a_dropped_factor(sparse) -> None:
             keywords=["heist", "sequel", "superhero"],
         )
         described = predictor.predict_descriptions(
-            conn, [plain, detailed], project_vars(settings())["reliable_budget_usd"]
+            conn, [plain, detailed], description_rules(settings())
         )
     finally:
         conn.close()
