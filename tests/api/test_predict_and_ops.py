@@ -147,3 +147,37 @@ def test_a_release_far_past_what_the_model_learned_is_answered_with_a_warning(ap
     assert f"800 days after the newest release this model learned from ({learned})" in warning
     batch = client.post("/predict/batch", json={"items": [soon, later]}).json()["predictions"]
     assert "warnings" not in batch[0] and batch[1]["warnings"] == far["warnings"]
+
+
+def test_a_known_movie_released_far_past_what_the_model_learned_carries_the_warning(
+    api, api_warehouse, tmp_path
+) -> None:
+    """The same model, its metadata saying it learned nothing after 1990: by id, over HTTP, a
+    later release is answered with the warning and an earlier one without it."""
+    import json
+    import shutil
+
+    stale_dir = tmp_path / "artifacts"
+    shutil.copytree(api_warehouse.artifacts_dir, stale_dir, symlinks=True)
+    metadata_file = stale_dir / "models" / "current" / "metadata.json"
+    metadata = json.loads(metadata_file.read_text())
+    metadata["learned_until"] = "1990-01-01"
+    metadata_file.write_text(json.dumps(metadata))
+    with psycopg2.connect(api_warehouse.database_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select min(movie_id) filter (where release_date > date '1992-01-01'),"
+            " min(movie_id) filter (where release_date < date '1990-06-01')"
+            " from marts.dim_movies"
+        )
+        late, early = cur.fetchone()
+    assert late is not None and early is not None
+    client = api(TMDB_ARTIFACTS_DIR=str(stale_dir))
+    assert client.get("/models/current").json()["learned_until"] == "1990-01-01"
+    answered = client.post("/predict", json={"movie_id": late})
+    assert answered.status_code == 200, answered.text
+    (warning,) = answered.json()["warnings"]
+    assert "after the newest release this model learned from (1990-01-01)" in warning
+    assert "warnings" not in client.post("/predict", json={"movie_id": early}).json()
+    batch = client.post("/predict/batch", json={"items": [{"movie_id": early}, {"movie_id": late}]})
+    first, second = batch.json()["predictions"]
+    assert "warnings" not in first and second["warnings"] == [warning]
