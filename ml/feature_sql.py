@@ -13,9 +13,7 @@ not shaped like catalogue rows: looking names up (`_RESOLVED`), and tidying the 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -127,12 +125,20 @@ order by described.slot
 @dataclass(frozen=True)
 class DescriptionRules:
     """What a description needs from one dbt project: the query built from its macros and vars,
-    and how many top-billed actors its mart counts. Built from the project `Settings` names, so
-    the served path follows the same project the mart was built from."""
+    and how many top-billed actors its mart counts. Built from the project that `Settings`
+    names, so the served path follows the project the mart was built from."""
 
     query: str
     top_cast_size: int
-    reliable_budget_usd: int
+
+
+def _var(variables: dict[str, Any], name: str, default: Any = None) -> Any:
+    """dbt's `var()`: the project's value, else the default given, else an error, as in dbt."""
+    if name in variables:
+        return variables[name]
+    if default is None:
+        raise KeyError(f"dbt var {name!r} is not set")
+    return default
 
 
 def feature_rules(variables: dict[str, Any], root: Path) -> Any:
@@ -143,11 +149,7 @@ def feature_rules(variables: dict[str, Any], root: Path) -> Any:
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
 
     def var(name: str, default: Any = None) -> Any:
-        if name in variables:
-            return variables[name]
-        if default is None:
-            raise KeyError(f"dbt var {name!r} is not set")
-        return default
+        return _var(variables, name, default)
 
     template = environment.from_string(
         (root / MACRO_FILE).read_text(encoding="utf-8"), globals={"var": var}
@@ -156,16 +158,10 @@ def feature_rules(variables: dict[str, Any], root: Path) -> Any:
 
 
 def description_rules(settings: Settings) -> DescriptionRules:
-    """The rules of the dbt project at `settings.dbt_project_dir` (read once per project)."""
-    variables = json.dumps(project_vars(settings), sort_keys=True, default=str)
-    return _rules_of(settings.dbt_project_dir.resolve(), variables)
-
-
-@lru_cache(maxsize=8)
-def _rules_of(root: Path, variables_json: str) -> DescriptionRules:
-    """Cached by project and vars (as JSON), so a changed `dbt_project.yml` is read anew."""
-    variables = json.loads(variables_json)
-    rules = feature_rules(variables, root)
+    """The rules of the dbt project at `settings.dbt_project_dir`, read when called: the API
+    builds them once at start-up (`api.state`), so an edited project takes a restart."""
+    variables = project_vars(settings)
+    rules = feature_rules(variables, settings.dbt_project_dir)
     query = _DESCRIPTIONS.format(
         resolved=_RESOLVED.strip(),
         track_record=rules.ml_track_record("earlier"),
@@ -174,8 +170,4 @@ def _rules_of(root: Path, variables_json: str) -> DescriptionRules:
         release_timing=rules.ml_release_timing("described.release_date"),
         reliable_budget=rules.ml_reliable_budget("described.budget_usd"),
     )
-    return DescriptionRules(
-        query=query,
-        top_cast_size=int(variables.get("top_cast_size", 3)),
-        reliable_budget_usd=int(variables.get("reliable_budget_usd", 100_000)),
-    )
+    return DescriptionRules(query=query, top_cast_size=int(_var(variables, "top_cast_size")))

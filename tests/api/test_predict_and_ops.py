@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import psycopg2
 
 from tests.api.conftest import sql_then_text
@@ -154,9 +157,6 @@ def test_a_known_movie_released_far_past_what_the_model_learned_carries_the_warn
 ) -> None:
     """The same model, its metadata saying it learned nothing after 1990: by id, over HTTP, a
     later release is answered with the warning and an earlier one without it."""
-    import json
-    import shutil
-
     stale_dir = tmp_path / "artifacts"
     shutil.copytree(api_warehouse.artifacts_dir, stale_dir, symlinks=True)
     metadata_file = stale_dir / "models" / "current" / "metadata.json"

@@ -34,8 +34,9 @@ def test_the_rules_come_from_the_project_the_settings_name(tmp_path) -> None:
     rules = description_rules(other)
     shipped = project_vars(settings())
     assert default.top_cast_size == shipped["top_cast_size"] != 1
-    assert default.reliable_budget_usd == shipped["reliable_budget_usd"] != 2_500_000
-    assert (rules.top_cast_size, rules.reliable_budget_usd) == (1, 2_500_000)
+    assert shipped["reliable_budget_usd"] != 2_500_000
+    assert f">= {shipped['reliable_budget_usd']}" in default.query
+    assert rules.top_cast_size == 1
     assert ">= 2500000" in rules.query and ">= 2500000" not in default.query
 
 
