@@ -15,12 +15,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.ask.service import AskFailed, AskFailure
 from api.conversations import ConversationNotFound
 from api.semantic.engine import SemanticLayerUnavailable
 from api.semantic.query import InvalidMetricQuery
 from api.text_to_sql.executor import DatabaseUnavailable, QueryFailed, QueryTimeout
 from api.text_to_sql.schema_context import SchemaContextUnavailable
-from api.text_to_sql.service import AskFailed, AskFailure
 from ml.artifacts import ModelUnavailable
 
 logger = logging.getLogger(__name__)

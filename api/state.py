@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from api.ask.service import AskService
 from api.conversations import ConversationStore
 from api.grounding.values import DIMENSION_OF_KIND, Grounder
 from api.semantic.engine import SemanticLayerUnavailable
@@ -22,7 +23,6 @@ from api.semantic.service import SemanticLayer
 from api.text_to_sql.executor import QueryExecutor
 from api.text_to_sql.llm import GeminiClient
 from api.text_to_sql.schema_context import SchemaContextCache
-from api.text_to_sql.service import AskService
 from ml import artifacts
 from ml.feature_sql import DescriptionRules, description_rules
 from warehouse.connection import analyst_url, owner_url

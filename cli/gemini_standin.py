@@ -5,7 +5,7 @@ path (SDK → guard → analyst role → chart). Its "model" is retrieval, not g
 request it returns the verified example (`api/text_to_sql/examples.yml`) closest to the
 question, as the metric query of its saved query when the dbt project has one (the semantic
 route) and as its SQL otherwise; for an answer request it describes the result rows it was
-shown. (Without a key the product uses the built-in engine, `api/builtin/`, not this.)
+shown. (Without a key the product uses the built-in engine, `api/ask/builtin/`, not this.)
 """
 
 from __future__ import annotations

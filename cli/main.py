@@ -342,10 +342,10 @@ def _print_rows(columns: list[str], rows: list[list], count: int, truncated: boo
 
 def _ask_once(state, question: str, conversation: str | None, max_rows: int, chart: bool):
     """One question through the same path as POST /ask (and its conversation)."""
+    from api.ask.service import AskFailed
     from api.conversations import ConversationNotFound
     from api.routes.ask import answer_question
     from api.schemas import AskRequest
-    from api.text_to_sql.service import AskFailed
 
     try:
         body = AskRequest(
@@ -455,14 +455,18 @@ def eval_ask_command(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write every outcome to this file.")
     ] = None,
-    show: Annotated[bool, typer.Option(help="List every wrong answer.")] = False,
+    show: Annotated[
+        bool, typer.Option(help="List every question not answered right, the wrong ones first.")
+    ] = False,
 ):
-    """Execution accuracy of /ask on a question set with gold SQL, per question shape."""
+    """/ask on a question set with gold SQL: right, refused and wrong per question shape.
+    Wrong (answered with other rows than the gold's, or answered where a refusal is due) is
+    the headline figure; refused is an honest decline where an answer was due."""
     import json
 
+    from api.ask.service import AskFailure
     from api.eval import harness
     from api.state import build_state
-    from api.text_to_sql.service import AskFailure
 
     if engine not in ("builtin", "gemini"):
         _fail("--engine is builtin or gemini")
@@ -485,27 +489,54 @@ def eval_ask_command(
 
     outcomes = _run(action)
     report = harness.summary(outcomes)
-    from rich.table import Table
-
-    table = Table("shape", "engine", "questions", "right", "accuracy", title="eval-ask")
-    for row in report["by_shape"]:
-        table.add_row(
-            row["shape"], row["engine"], str(row["n"]), str(row["right"]),
-            f"{row['right'] / row['n']:.0%}",
-        )  # fmt: skip
-    out.print(table)
-    out.print(
-        f"answerable: {report['answerable_right']}/{report['answerable']}"
-        f" ({report['accuracy']:.1%}); refusals: {report['refusals_right']}/{report['refusals']}",
-        highlight=False,
-    )
+    _print_eval_report(report)
     if show:
-        for o in outcomes:
-            if not o.right:
-                out.print(f"  [red]{o.id}[/] {o.question} — {o.detail}", highlight=False)
+        order = {"wrong": 0, "refused": 1}
+        listed = sorted((o for o in outcomes if o.verdict in order), key=lambda o: order[o.verdict])
+        for o in listed:
+            colour = "red" if o.verdict == "wrong" else "yellow"
+            out.print(
+                f"  [{colour}]{o.verdict}[/] [bold]{o.id}[/] {o.question} — {o.detail}",
+                highlight=False,
+            )
     if json_out is not None:
         json_out.write_text(json.dumps(report, indent=2, default=str))
         out.print(f"outcomes written to {json_out}")
+
+
+def _print_eval_report(report: dict) -> None:
+    """`tmdb eval-ask`'s table (right / refused / wrong per shape, then the total), a line on
+    the answerable questions and the due refusals, and the headline: how many are wrong."""
+    from rich.table import Table
+
+    table = Table("shape", "engine", "n", "right", "refused", "wrong", title="eval-ask")
+    for row in report["by_shape"]:
+        table.add_row(
+            row["shape"], row["engine"], str(row["n"]), str(row["right"]), str(row["refused"]),
+            f"[red]{row['wrong']}[/]" if row["wrong"] else "0",
+        )  # fmt: skip
+    table.add_section()
+    table.add_row(
+        "total", "", str(report["questions"]), str(report["right"]), str(report["refused"]),
+        str(report["wrong"]), style="bold",
+    )  # fmt: skip
+    out.print(table)
+    accuracy = f" ({report['accuracy']:.1%})" if report["accuracy"] is not None else ""
+    out.print(
+        f"answerable: {report['answerable_right']}/{report['answerable']} right{accuracy},"
+        f" {report['answerable_refused']} refused, {report['answerable_wrong']} wrong;"
+        f" refusals due: {report['refusals_right']}/{report['refusals_due']} refused,"
+        f" {report['refusals_wrong']} answered",
+        highlight=False,
+    )
+    n = report["questions"]
+    colour = "red" if report["wrong"] else "green"
+    out.print(
+        f"[bold {colour}]wrong: {report['wrong']} of {n}[/] (answered wrongly);"
+        f" right: {report['right']} of {n}; refused: {report['refused']} of {n}"
+        " (declined where an answer was due)",
+        highlight=False,
+    )
 
 
 # --- semantic layer ----------------------------------------------------------------------------

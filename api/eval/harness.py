@@ -4,9 +4,15 @@ Each question is asked of the ask service with the chosen engine; its gold SQL r
 `tmdb_analyst` on the same warehouse; the answer is right when its rows hold the gold rows'
 values. Columns are matched by their values, not their names (an answer may call a column
 `genre__genre_name` where the gold says `genre_name`, or carry one more column); order counts
-only where the question orders; numbers match within a relative 1e-6, and a share may come as
-a percentage. An answer row whose grouping keys are all unknown is not held against an answer
-whose gold leaves unknowns out. A refusal is right only where one is wanted.
+only where the question orders; numbers match within a relative 1e-6, a share may come as
+a percentage, and a day as a date or as its midnight. An answer row whose grouping keys are
+all unknown is not held against an answer whose gold leaves unknowns out.
+
+Every outcome has one of three verdicts, and *wrong* is the one that counts most:
+  - right: answered with the gold's rows, or refused where a refusal is due (`refuse: true`);
+  - refused: honestly declined (an unanswerable or unsafe question) where an answer was due;
+  - wrong: answered where a refusal is due, answered with rows other than the gold's, or failed
+    otherwise (a failed query is an error, not an honest refusal).
 """
 
 from __future__ import annotations
@@ -40,8 +46,23 @@ class Question:
     params: dict[str, str] = field(default_factory=dict)
 
 
+VERDICTS = ("right", "refused", "wrong")
+
+
+def verdict(refuse_due: bool, refused: bool, right: bool) -> str:
+    """`right`, `refused` or `wrong` (see the module's docstring)."""
+    if refuse_due:
+        return "right" if refused else "wrong"
+    if refused:
+        return "refused"
+    return "right" if right else "wrong"
+
+
 @dataclass
 class Outcome:
+    """One question's outcome. `right` and `refused` say what happened (a due refusal that is
+    made is both); `refuse` says a refusal was due; `verdict` is right, refused or wrong."""
+
     id: str
     shape: str
     engine: str
@@ -49,6 +70,18 @@ class Outcome:
     right: bool
     refused: bool
     detail: str = ""
+    refuse: bool = False
+    verdict: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.verdict:
+            self.verdict = verdict(self.refuse, self.refused, self.right)
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict {self.verdict!r} is not one of {VERDICTS}")
+
+    @property
+    def wrong(self) -> bool:
+        return self.verdict == "wrong"
 
 
 def load_questions(path: Path = QUESTIONS_FILE) -> list[Question]:
@@ -101,6 +134,9 @@ def _normal(value: Any) -> Any:
         match = re.match(r"^(\d{4})-01-01(?:[T ]00:00:00(?:[+-]00:?00|Z)?)?$", value)
         if match:
             return float(match[1])  # a year, however the grain is rendered
+        match = re.match(r"^(\d{4}-\d{2}-\d{2})[T ]00:00:00(?:[+-]00:?00|Z)?$", value)
+        if match:
+            return match[1]  # a day, as a date or as its midnight
     return value
 
 
@@ -180,16 +216,19 @@ def compare(
 
 def asker(service: Any, refusal_kinds: Iterable[Any]) -> Callable[[str], tuple[list, bool, str]]:
     """`ask` for `evaluate` over an `AskService`: a refusal is an AskFailed of `refusal_kinds`
-    (unanswerable, unsafe); any other failure is a wrong answer, not a refusal."""
+    (unanswerable, unsafe); any other failure, an AskFailed of another kind or an unexpected
+    exception (a bug), is a wrong answer, not a refusal, and the evaluation goes on."""
     kinds = set(refusal_kinds)
 
     def ask(text: str) -> tuple[list[list], bool, str]:
-        from api.text_to_sql.service import AskFailed
+        from api.ask.service import AskFailed
 
         try:
             answer = service.ask(text, max_rows=1000)
         except AskFailed as exc:
             return [], exc.kind in kinds, f"{exc.kind.value}: {exc}"[:300]
+        except Exception as exc:  # a crash is counted (wrong), not fatal
+            return [], False, f"error: {type(exc).__name__}: {exc}"[:300]
         shown = json.dumps(answer.metric_query) if answer.metric_query else answer.sql[:300]
         return answer.rows, False, shown
 
@@ -212,7 +251,10 @@ def evaluate(
         text = fill(q.question, values, sql=False)
         rows, refused, detail = ask(text)
         if q.refuse:
-            outcomes.append(Outcome(q.id, q.shape, engine, text, refused, refused, detail))
+            shown = detail if refused else f"answered where a refusal is due | {detail}"
+            outcomes.append(
+                Outcome(q.id, q.shape, engine, text, refused, refused, shown, refuse=True)
+            )
             continue
         if refused:
             outcomes.append(Outcome(q.id, q.shape, engine, text, False, True, detail))
@@ -226,21 +268,41 @@ def evaluate(
 
 
 def summary(outcomes: list[Outcome]) -> dict[str, Any]:
+    """Right, refused and wrong per question shape and engine, and in total; answerable
+    questions and due refusals (`refuse: true`) are counted apart too."""
     by_shape: dict[tuple[str, str], Counter] = defaultdict(Counter)
     for o in outcomes:
         by_shape[(o.shape, o.engine)]["n"] += 1
-        by_shape[(o.shape, o.engine)]["right"] += o.right
-    answerable = [o for o in outcomes if o.shape != "refuse"]
-    refusals = [o for o in outcomes if o.shape == "refuse"]
+        by_shape[(o.shape, o.engine)][o.verdict] += 1
+    answerable = [o for o in outcomes if not o.refuse]
+    refusals = [o for o in outcomes if o.refuse]
+
+    def count(group: list[Outcome], which: str) -> int:
+        return sum(o.verdict == which for o in group)
+
     return {
         "questions": len(outcomes),
+        "right": count(outcomes, "right"),
+        "refused": count(outcomes, "refused"),
+        "wrong": count(outcomes, "wrong"),
         "answerable": len(answerable),
-        "answerable_right": sum(o.right for o in answerable),
-        "refusals": len(refusals),
-        "refusals_right": sum(o.right for o in refusals),
-        "accuracy": (sum(o.right for o in answerable) / len(answerable)) if answerable else None,
+        "answerable_right": count(answerable, "right"),
+        "answerable_refused": count(answerable, "refused"),
+        "answerable_wrong": count(answerable, "wrong"),
+        "refusals_due": len(refusals),
+        "refusals": len(refusals),  # the former name of refusals_due
+        "refusals_right": count(refusals, "right"),
+        "refusals_wrong": count(refusals, "wrong"),
+        "accuracy": (count(answerable, "right") / len(answerable)) if answerable else None,
         "by_shape": [
-            {"shape": shape, "engine": engine, "n": c["n"], "right": c["right"]}
+            {
+                "shape": shape,
+                "engine": engine,
+                "n": c["n"],
+                "right": c["right"],
+                "refused": c["refused"],
+                "wrong": c["wrong"],
+            }
             for (shape, engine), c in sorted(by_shape.items())
         ],
         "outcomes": [asdict(o) for o in outcomes],

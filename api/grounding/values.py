@@ -112,12 +112,29 @@ def build_values(run: Callable[[str], list[list]], synonyms: dict[str, dict[str,
     for code in present.get("language", ()):
         for name in LANGUAGE_NAMES.get(code, ()):
             aliases.setdefault(normalize(name), []).append(("language", code))
+    titles = present.get("title", set())
+    for title in titles:  # "Dark Knight" names "The Dark Knight", unless a film is called that
+        bare = _without_article(title)
+        if bare is not None and bare not in titles:
+            aliases.setdefault(normalize(bare), []).append(("title", title))
     for kind, by_value in synonyms.items():
         for value, names in by_value.items():
             if value in present.get(kind, ()):
                 for name in names:
                     aliases.setdefault(normalize(name), []).append((kind, value))
     return Values(ValueIndex(entries), aliases)
+
+
+ARTICLES = ("the ", "a ", "an ")
+
+
+def _without_article(title: str) -> str | None:
+    """A title without its leading article, as people say it ("Dark Knight"), or None."""
+    lower = title.lower()
+    for article in ARTICLES:
+        if lower.startswith(article) and len(title) > len(article) + 2:
+            return title[len(article) :]
+    return None
 
 
 class Grounder:

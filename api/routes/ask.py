@@ -5,6 +5,7 @@ import base64
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from api.ask.service import AskAnswer
 from api.conversations import Turn
 from api.deps import AskLimitDep, StateDep
 from api.errors import ApiError
@@ -16,7 +17,6 @@ from api.schemas import (
     Chart,
     QuestionRequest,
 )
-from api.text_to_sql.service import AskAnswer
 
 router = APIRouter(tags=["ask"])
 

@@ -14,6 +14,11 @@ from typing import Any
 
 TIME_GRAINS = ("day", "week", "month", "quarter", "year")
 METRIC_TIME = "metric_time"
+# The movie entity as a group-by: one row per movie (its id), so a ranking or a list of movies
+# keeps two films of one title apart. Reachable by every metric that reaches `movie__title`.
+MOVIE = "movie"
+MOVIE_TITLE = "movie__title"
+MOVIE_YEAR = "movie__release_year"
 TWIN_OF = "genre_twin_of"
 TWIN = "per_genre"
 
@@ -31,6 +36,7 @@ class MetricInfo:
     # actor's "movies" are their cast appearances.
     stands_for: str | None = None
     numerator: str | None = None  # a ratio's numerator metric ("share of …" names the ratio)
+    counts: str | None = None  # the dimension whose distinct values it counts (meta `counts`)
 
 
 @dataclass(frozen=True)
@@ -38,10 +44,15 @@ class DimensionInfo:
     name: str
     label: str
     description: str
-    type: str  # categorical | time
+    type: str  # categorical | time | entity (the movie)
     synonyms: tuple[str, ...] = ()
     # Other names of its values ("sci-fi" → Science Fiction), from meta `value_synonyms`.
     value_synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    calendar: str | None = None  # meta `calendar`: year | decade | quarter | month of the release
+    per_movie: str | None = None  # meta `per_movie`: the metric that, per movie, is this figure
+    unit: str | None = None  # meta `unit` of a figure: usd | minutes | rating | count | ratio…
+    # meta `superlatives`: {desc: [longest…], asc: [shortest…]}, a figure ranked in one word
+    superlatives: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -129,12 +140,27 @@ def build(engine: Any, raw: dict[str, Any]) -> Catalog:
                 str(value): tuple(str(n) for n in names or [])
                 for value, names in (_meta(source).get("value_synonyms") or {}).items()
             },
+            calendar=_meta(source).get("calendar"),
+            per_movie=_meta(source).get("per_movie"),
+            unit=_meta(source).get("unit"),
+            superlatives={
+                str(k): tuple(str(w) for w in v or [])
+                for k, v in (_meta(source).get("superlatives") or {}).items()
+            },
+        )
+    if MOVIE_TITLE in dimensions:
+        dimensions[MOVIE] = DimensionInfo(
+            MOVIE,
+            "Movie",
+            "One movie (its TMDB id). Group by it, with movie__title and movie__release_year, to"
+            " list or rank movies: two films of one title stay apart.",
+            "entity",
         )
 
     raw_metrics = {m["name"]: m for m in raw.get("metrics", [])}
     twins = {name for name, m in raw_metrics.items() if TWIN_OF in _meta(m)}
     base_dimensions = {
-        name: frozenset(d.dunder_name for d in engine.list_dimensions([name])) | {METRIC_TIME}
+        name: _with_entity(frozenset(d.dunder_name for d in engine.list_dimensions([name])))
         for name in raw_metrics
     }
     metrics: dict[str, MetricInfo] = {}
@@ -154,8 +180,14 @@ def build(engine: Any, raw: dict[str, Any]) -> Catalog:
             twin=twin,
             stands_for=_meta(metric).get("stands_for"),
             numerator=_numerator(metric),
+            counts=_meta(metric).get("counts"),
         )
     return Catalog(dict(sorted(metrics.items())), dimensions, base_dimensions, saved_queries(raw))
+
+
+def _with_entity(dimensions: frozenset[str]) -> frozenset[str]:
+    """A metric's dimensions, with time and, where it reaches a movie's title, the movie."""
+    return dimensions | {METRIC_TIME} | ({MOVIE} if MOVIE_TITLE in dimensions else set())
 
 
 def saved_queries(raw: dict[str, Any]) -> dict[str, SavedQueryInfo]:

@@ -11,12 +11,12 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from api import errors
+from api.ask.service import AskFailed, AskFailure
 from api.conversations import ConversationNotFound
 from api.semantic.engine import SemanticLayerUnavailable
 from api.semantic.query import InvalidMetricQuery
 from api.text_to_sql.executor import DatabaseUnavailable, QueryFailed, QueryTimeout
 from api.text_to_sql.schema_context import SchemaContextUnavailable
-from api.text_to_sql.service import AskFailed, AskFailure
 from ml.artifacts import ModelUnavailable
 
 CASES = [

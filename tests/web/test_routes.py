@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from api.ask.service import AskFailure
 from api.main import ATTRIBUTION
 from api.routes.web import WEB_DIR
-from api.text_to_sql.service import AskFailure
 
 REPO = Path(__file__).resolve().parents[2]
 FORM_IDS = (

@@ -28,7 +28,10 @@ final as (
         movies.vote_average,
         movies.vote_count,
         movies.popularity,
-        movies.is_commercial_success
+        movies.is_commercial_success,
+        movies.director_name,
+        movies.collection_id,
+        movies.original_language
 
     from movie_genres
     inner join movies

@@ -16,15 +16,18 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
-from api.builtin import words as en
+from api.ask.builtin import calendar as cal
+from api.ask.builtin import numbers
+from api.ask.builtin import words as en
+from api.ask.shape import Asked, Shape, ShapeMismatch, asked, check, group_words
 from api.grounding.index import normalize
-from api.grounding.values import DIMENSION_OF_KIND, NOT_IN_SEMANTIC_LAYER, Values
-from api.semantic.catalog import METRIC_TIME, Catalog, closest
+from api.grounding.values import DIMENSION_OF_KIND, NOT_IN_SEMANTIC_LAYER, PARTIAL_KINDS, Values
+from api.semantic.catalog import METRIC_TIME, MOVIE, MOVIE_TITLE, MOVIE_YEAR, Catalog, closest
 from api.semantic.query import MetricQuery
 
 ENGINE = "builtin"
 DEFAULT_TOP = 10
-MAX_SPAN = 4  # words in a grounded value's span
+MAX_SPAN = 6  # words in a grounded value's span ("Orchard of the Echo Collection")
 # "the 5 genres", "top 3 directors": a count of rows asked for.
 PERSON_DIMENSIONS = frozenset({"person__name", "cast_credit__is_top_billed"})
 # A dimension whose values are those of a grounded kind: "Drama as the primary genre".
@@ -68,6 +71,7 @@ class Understood:
     query: MetricQuery
     described: list[str]
     chart: dict[str, Any] | None = None
+    shape: Shape | None = None  # the shape asked, which the query's rows have
 
 
 def _phrase_words(text: str) -> tuple[str, ...]:
@@ -88,11 +92,14 @@ def phrases(catalog: Catalog) -> list[Phrase]:
             found[(key, kind)] = Phrase(key, kind, name)
 
     for metric in catalog.metrics.values():
-        for text in (metric.label, metric.name, *metric.synonyms):
+        # A distinct count ("directors") is named by its dimension after "how many"
+        # (`_count_distinct`), so only its longer synonyms ("number of directors") are phrases.
+        names = metric.synonyms if metric.counts else (metric.label, metric.name, *metric.synonyms)
+        for text in names:
             add(text, "metric", metric.name)
     for dimension in catalog.dimensions.values():
-        if dimension.type == "time":
-            continue  # time is read by `_time`: grains, years and ranges
+        if dimension.type in ("time", "entity") or dimension.calendar or dimension.per_movie:
+            continue  # read apart: time and the calendar by `_time`, figures by `_figures`
         short = dimension.name.split("__")[-1]
         for text in (dimension.label, short, *dimension.synonyms):
             add(text, "dimension", dimension.name)
@@ -104,6 +111,11 @@ class BuiltinEngine:
         self.catalog = catalog
         self.values = values
         self.phrases = phrases(catalog)
+        self.groups = group_words(catalog)
+        # A movie's figures (budget, rating…): the dimension, and the metric that is it per movie.
+        self.figures = {d.name: d for d in catalog.dimensions.values() if d.per_movie}
+        self.calendar = {d.calendar: d.name for d in catalog.dimensions.values() if d.calendar}
+        self.counting = {m.counts: m.name for m in catalog.metrics.values() if m.counts}
 
     # -- reading -----------------------------------------------------------------------------
     def understand(self, question: str) -> Understood:
@@ -114,13 +126,15 @@ class BuiltinEngine:
                 [],
                 ["ask a question about the movies instead"],
             )
-        reading = self._read(text)
+        reading = self._read(question)
         self._ground(reading)
         return self._compose(reading, question)
 
-    def _read(self, text: str) -> _Reading:
-        """Everything but the values: years, metric and dimension phrases, order and limits."""
-        plain = text.split()
+    def _read(self, question: str) -> _Reading:
+        """Everything but the values: amounts, years, metric and dimension phrases, order and
+        limits."""
+        text, bounds = numbers.extract(question)
+        plain = normalize(text).split()
         plain = ["number" if w == "no" and plain[i + 1 : i + 2] == ["of"] else w
                  for i, w in enumerate(plain)]  # fmt: skip
         for i, word in enumerate(plain):  # "break … down by genre", "broken down by"
@@ -128,7 +142,10 @@ class BuiltinEngine:
                 plain[i] = plain[plain.index("down", i + 1)] = "by"
         raw = [en.ABBREVIATIONS.get(w, w) for w in plain]
         reading = _Reading([t for w in raw for t in w.split()])
+        reading.bounds = bounds
+        self._calendar(reading)
         self._time(reading)
+        self._figures(reading)
         self._match_phrases(reading)
         self._order(reading)
         self._decide(reading)
@@ -144,7 +161,7 @@ class BuiltinEngine:
         text = normalize(question)
         if en.WRITE_REQUEST.search(text):
             return self.understand(question)  # refused the same way
-        r = self._read(text)
+        r = self._read(question)
         self._ground(r)
         chart = _chart_words(r)
         words = text.split()
@@ -194,7 +211,7 @@ class BuiltinEngine:
     def mentions(self, question: str) -> list[str]:
         """The values a question names ("'kubrik' → director Stanley Kubrick (dimension
         movie__director_name)"), for a language model's prompt."""
-        reading = self._read(normalize(question))
+        reading = self._read(question)
         self._ground(reading)
         return [
             f"'{span}' → {kind} {value} "
@@ -206,6 +223,127 @@ class BuiltinEngine:
             + (f"; also {', '.join(m.value for m in near)}" if near else "")
             for kind, value, span, near, _ in reading.filters
         ]
+
+    def _calendar(self, r: _Reading) -> None:
+        """Months and quarters ("in June 2010", "in March", "Q3 2005") as filters, and the
+        month, quarter or decade as a grouping ("which month", "by decade")."""
+        t = r.tokens
+        for i in range(len(t)):
+            if r.used[i]:
+                continue
+            nxt = t[i + 1] if i + 1 < len(t) else ""
+            month = cal.month_at(t, i)
+            if month is not None:
+                if _YEAR.match(nxt):
+                    ref = f"{{{{ TimeDimension('{METRIC_TIME}', 'month') }}}}"
+                    r.calendar_filters.append(f"{ref} = '{nxt}-{month:02d}-01'")
+                    r.take(i, i + 2, f"in {cal.month_name(month)} {nxt}")
+                elif cal.MONTH_OF_YEAR in self.calendar:
+                    r.calendar_filters.append(f"{_ref(self.calendar[cal.MONTH_OF_YEAR])} = {month}")
+                    r.take(i, i + 1, f"in {cal.month_name(month)} (any year)")
+                continue
+            quarter = cal.quarter_at(t, i)
+            if quarter is not None and cal.QUARTER_OF_YEAR in self.calendar:
+                number, width = quarter
+                r.calendar_filters.append(f"{_ref(self.calendar[cal.QUARTER_OF_YEAR])} = {number}")
+                start = i - 1 if i and t[i - 1] == "the" else i
+                end = i + width + (1 if t[i + width : i + width + 1] == ["of"] else 0)
+                r.take(start, end, f"in Q{number}")
+        for i, word in enumerate(t):
+            if r.used[i] or en.singular(word) not in ("month", "quarter", "decade"):
+                continue
+            unit = en.singular(word)
+            prev = t[i - 1] if i else ""
+            of_year = t[i + 1 : i + 4] in (["of", "the", "year"],) or t[i + 1 : i + 3] == [
+                "of",
+                "year",
+            ]
+            cued = prev in ("which", "what") or (prev in GROUP_CUES and unit == "decade")
+            if (cued or of_year) and unit in self.calendar:
+                r.calendar_group = self.calendar[unit]
+                end = i + 1 + (3 if t[i + 1 : i + 3] == ["of", "the"] else 2 if of_year else 0)
+                r.take(i - 1 if prev in GROUP_CUES else i, end, None)
+
+    def _figures(self, r: _Reading) -> None:
+        """A movie's figures: ranked in one word ("the longest", "highest rated", "cheapest"),
+        and bounded by an amount ("cost more than $80M", "rated 7.5 or higher")."""
+        t = r.tokens
+        ranked = sorted(
+            (
+                (tuple(normalize(said).split()), name, direction == "desc")
+                for name, d in self.figures.items()
+                for direction, phrases_ in d.superlatives.items()
+                for said in phrases_
+            ),
+            key=lambda f: -len(f[0]),
+        )
+        for words, name, descending in ranked:
+            n = len(words)
+            for i in range(len(t) - n + 1):
+                if tuple(t[i : i + n]) == words and not any(r.used[i : i + n]):
+                    if r.ranked_figure not in (None, name):
+                        raise Unanswerable(
+                            "The question ranks movies by two figures"
+                            f" ({self._figure_label(r.ranked_figure)} and"
+                            f" {self._figure_label(name)}); ask for one.",
+                            r.described,
+                            [],
+                        )
+                    r.ranked_figure, r.descending = name, descending
+                    r.take(i, i + n, f"{' '.join(words)} first")
+        for i, word in enumerate(t):
+            if not word.startswith(numbers.PLACEHOLDER):
+                continue
+            bound = r.bounds[int(word[len(numbers.PLACEHOLDER) :])]
+            figure = self._figure_near(r, i, bound)
+            r.thresholds.append((figure, bound))
+            r.used[i] = True
+
+    def _figure_near(self, r: _Reading, i: int, bound: numbers.Bound) -> str:
+        """The figure an amount bounds: said by a word near it ("cost", "rated", "votes"),
+        or by its unit (hours and minutes are a runtime)."""
+        t = r.tokens
+        fits = {
+            name
+            for name, d in self.figures.items()
+            if bound.kind is None
+            or (bound.kind == "money" and d.unit == "usd")
+            or (bound.kind == "duration" and d.unit == "minutes")
+        }
+        words: dict[tuple[str, ...], str] = {}
+        for name, d in self.figures.items():
+            if name in fits:
+                short = name.split("__")[-1]
+                for said in (d.label, short, *d.synonyms):
+                    key = tuple(w for w in normalize(re.sub(r"\(.*?\)", " ", said)).split())
+                    if key:
+                        words.setdefault(key, name)
+        near = sorted(
+            [*range(max(0, i - 4), i), *range(i + 1, min(len(t), i + 4))],
+            key=lambda k: (abs(k - i), k > i),
+        )
+        for k in near:
+            for key, name in sorted(words.items(), key=lambda kv: -len(kv[0])):
+                n = len(key)
+                if tuple(t[k : k + n]) == key and not any(r.used[k : k + n]):
+                    r.take(k, k + n, None)
+                    return name
+        if bound.kind == "duration" and len(fits) == 1:
+            return next(iter(fits))
+        said = bound.said.strip()
+        if bound.kind == "money" and len(fits) > 1:
+            raise Unanswerable(
+                f"'{said}' bounds an amount of money, but which one? Did you mean the budget or"
+                " the revenue?",
+                r.described,
+                [f"movies with a budget {said}", f"movies with revenue {said}"],
+            )
+        raise Unanswerable(
+            f"'{said}' bounds a number, but the question does not say which figure of a movie"
+            " (budget, revenue, runtime, rating, votes, popularity…).",
+            r.described,
+            [],
+        )
 
     def _time(self, r: _Reading) -> None:
         t = r.tokens
@@ -227,8 +365,18 @@ class BuiltinEngine:
             decade = self._decade(t, i)
             if decade is not None:
                 start, width = decade
+                first = i - 1 if i and t[i - 1] == "the" else i
+                cue = t[first - 1] if first else ""
+                if cue in ("since", "after", "before", "until", "till"):
+                    lo = start + 10 if cue == "after" else start
+                    r.years = (lo, None) if cue in ("since", "after") else (
+                        None, start - 1 if cue == "before" else start + 9
+                    )  # fmt: skip
+                    r.take(first - 1, i + width, f"{cue} the {start}s")
+                    continue
                 r.years = (start, start + 9)
-                r.take(i - 1 if i and t[i - 1] == "the" else i, i + width, f"{start}s")
+                r.decades.append(start)
+                r.take(first, i + width, f"{start}s")
                 continue
             prev = t[i - 1] if i else ""
             if re.fullmatch(r"\d\d", t[i]) and prev in SHORT_YEAR_CUES:
@@ -264,6 +412,11 @@ class BuiltinEngine:
                 end = year - 1 if prev in ("before", "prior") else year
                 r.years = (None, end)
                 r.take(i - 1, i + 1, f"up to {end}")
+            elif r.year_set or (r.years[0] is not None and r.years[0] == r.years[1]):
+                # "in 2000 compared with 2020": each year named is a side of its own
+                r.year_set = sorted({*r.year_set, *([r.years[0]] if r.years[0] else []), year})
+                r.years = (None, None)
+                r.take(i, i + 1, f"and {year}")
             else:
                 r.years = (year, year)
                 r.take(i, i + 1, f"in {year}")
@@ -435,6 +588,7 @@ class BuiltinEngine:
                     matches = self.values.lookup(en.singular(span[0]), self._kinds_near(t, i, n))
                 if matches:
                     best = matches[0]
+                    _one_person(span, matches, r.described)
                     near = [m for m in matches[1:4] if m.kind == best.kind]
                     same = [m for m in matches if m.value == best.value and m.kind != best.kind]
                     negated = _negation_before(t, i)
@@ -480,6 +634,10 @@ class BuiltinEngine:
     # -- composing ----------------------------------------------------------------------------
     def _compose(self, r: _Reading, question: str) -> Understood:
         self._settle_dimensions(r)
+        titled = any(kind == "title" for kind, *_ in r.filters)
+        want = self._asked(r, question, titled)
+        if want.shape is Shape.ANY and r.ranked_figure:
+            want = Asked(Shape.MOVIES, "a movie's own figure is ranked")
         named = (
             {name for name, _ in r.dimensions}
             | {_dimension(f[0]) for f in r.filters}
@@ -491,6 +649,14 @@ class BuiltinEngine:
             if en.singular(word) in GRAINS and r.time_group is None:
                 r.time_group = f"{METRIC_TIME}__{en.singular(word)}"  # "by genre and year"
                 r.take(k, k + 1, f"by {en.singular(word)}")
+            elif titled and word in en.DIRECTOR_CONTEXT and word != "by":
+                r.attributes.append("movie__director_name")  # "who directed Heat"
+                r.used[k] = True
+            elif want.shape is Shape.PER_NAMED and word in en.COMPARATIVES:
+                r.used[k] = True  # "did 2003 or 2004 have more releases": each side's figure
+            elif titled and word in ("when", "date"):
+                r.attributes.append(f"{METRIC_TIME}__day")  # "when was Heat released"
+                r.used[k] = True
             elif (word in en.CAST_CONTEXT and named & PERSON_DIMENSIONS) or (
                 word in en.DIRECTOR_CONTEXT and "movie__director_name" in named
             ):
@@ -522,10 +688,16 @@ class BuiltinEngine:
                 r.described,
                 ["the same question without it", *self._suggest([])[:1]],
             )
+        self._count_distinct(r, left, want)
         metrics = list(r.metrics)
         if not metrics and ("many" in left or "number" in left or "count" in left):
             metrics = ["movies"]
-        if not metrics and (r.filters or r.dimensions or r.time_group):
+        movie_shaped = want.shape in (Shape.MOVIES, Shape.MOVIE_ATTRIBUTE)
+        if not metrics and (
+            r.filters or r.dimensions or r.time_group or r.thresholds or r.calendar_filters
+            or r.calendar_group or r.decades or movie_shaped or r.ranked_figure or r.year_set
+            or r.years != (None, None)
+        ):  # fmt: skip
             metrics = ["movies"]  # "dramas released per year": a count of movies
         if not metrics:
             raise Unanswerable(
@@ -550,7 +722,7 @@ class BuiltinEngine:
                 group_by.append(name)
                 described.append(f"by {self.catalog.dimensions[name].label.lower()}")
         for dimension, values in by_dimension.items():
-            ref = f"{{{{ Dimension('{dimension}') }}}}"
+            ref = _ref(dimension)
             kept = sorted({v for v, negated in values if not negated})
             for value in sorted({v for v, negated in values if negated}):
                 where.append(f"{ref} != {_quote(value)}")
@@ -558,15 +730,33 @@ class BuiltinEngine:
                 where.append(f"{ref} = {_quote(kept[0])}")
             elif kept:
                 where.append(f"{ref} in ({', '.join(_quote(v) for v in kept)})")
-                if dimension == "genre__genre_name" and dimension not in group_by:
-                    group_by.append(dimension)  # several genres: each genre's own figure
+                if dimension not in group_by and dimension != MOVIE_TITLE:
+                    group_by.append(dimension)  # several values named: one figure each
         for flag in r.flags:
-            where.append(f"{{{{ Dimension('{flag}') }}}}")
+            where.append(_ref(flag))
         for name in r.known:
-            where.append(f"{{{{ Dimension('{name}') }}}} is not null")
+            where.append(f"{_ref(name)} is not null")
             described.append(f"with a {self.catalog.dimensions[name].label.lower()}")
+        for figure, bound in r.thresholds:
+            info = self.catalog.dimensions[figure]
+            where.append(bound.condition(_ref(figure), info.unit))
+            described.append(bound.describe(info.label, info.unit))
+        where.extend(r.calendar_filters)
+        if r.calendar_group:
+            group_by.append(r.calendar_group)
+            described.append(f"by {self.catalog.dimensions[r.calendar_group].label.lower()}")
         if r.time_group:
             group_by.append(r.time_group)
+            grain = r.time_group.rpartition("__")[2]
+            lo, hi = r.years
+            if grain in self.calendar and lo is not None and lo == hi:
+                group_by.append(self.calendar[grain])  # one year by month: also "March"
+        if len(r.decades) >= 2 and "decade" in self.calendar:
+            decade = self.calendar["decade"]
+            r.years = (None, None)  # the decades are the sides, not one range
+            where.append(f"{_ref(decade)} in ({', '.join(str(d) for d in sorted(r.decades))})")
+            if decade not in group_by:
+                group_by.append(decade)
         if r.years != (None, None):
             lo, hi = r.years
             ref = f"{{{{ TimeDimension('{METRIC_TIME}', 'day') }}}}"
@@ -578,12 +768,28 @@ class BuiltinEngine:
             ref = f"{{{{ TimeDimension('{METRIC_TIME}', 'year') }}}}"
             years = ", ".join(f"'{y}-01-01'" for y in r.year_set)
             where.append(f"{ref} in ({years})")
+            if not movie_shaped and not any(g.startswith(METRIC_TIME) for g in group_by):
+                group_by.append(f"{METRIC_TIME}__year")  # "2003 or 2004": one figure each
+        if movie_shaped:
+            query = self._movie_query(r, want, metrics, where, group_by, described, by_dimension)
+            return self._checked(Understood(query, described, None), want)
         for name in group_by:  # "by certification", "which directors": among the known values
-            if not name.startswith(METRIC_TIME):
-                where.append(f"{{{{ Dimension('{name}') }}}} is not null")
+            if name.startswith(METRIC_TIME):
+                where.append(f"{{{{ TimeDimension('{METRIC_TIME}', 'day') }}}} is not null")
+            else:
+                where.append(f"{_ref(name)} is not null")
         metrics = [self._reachable(m, group_by, by_dimension) for m in metrics]
         order_by: list[str] = []
         limit = r.limit
+        if r.ranked_figure is not None:
+            metrics = self._aggregate_of_figure(r, metrics, group_by, described)
+        if r.ranked_figure is not None and not group_by:
+            raise Unanswerable(
+                f"'{self.catalog.dimensions[r.ranked_figure].label}' ranks movies, but the"
+                " question does not ask for movies.",
+                described,
+                [f"Which 10 movies have the highest {self._figure_label(r.ranked_figure)}?"],
+            )
         if r.descending is not None:
             if not group_by:
                 raise Unanswerable(
@@ -603,12 +809,191 @@ class BuiltinEngine:
             order_by = ["-" + metrics[0]]
         query = MetricQuery(
             metrics=list(dict.fromkeys(metrics)),
-            group_by=group_by,
-            where=where,
+            group_by=list(dict.fromkeys(group_by)),
+            where=list(dict.fromkeys(where)),
             order_by=order_by,
             limit=limit,
         )
-        return Understood(query, described, _chart(query))
+        return self._checked(Understood(query, described, _chart(query)), want)
+
+    def _asked(self, r: _Reading, question: str, titled: bool) -> Asked:
+        """The shape the question asks for (`api.ask.shape`), told what grounding found."""
+        counts: dict[str, int] = {}
+        for kind, _, _, _, (_, negated) in r.filters:
+            if not negated:  # a director and an actor named side by side: people, either way
+                key = _dimension("director" if kind == "person" else kind)
+                counts[key] = counts.get(key, 0) + 1
+        if r.year_set:
+            counts[METRIC_TIME] = len(r.year_set)
+        if len(r.decades) >= 2 and "decade" in self.calendar:
+            counts[self.calendar["decade"]] = len(r.decades)
+        want = asked(question, counts, titled, self.groups)
+        lead = next((w for w in r.tokens if w not in ("so", "and", "ok", "please")), "")
+        strong = set(r.metrics) - {"movies"}
+        if want.shape is Shape.ANY and lead in en.LISTING and r.filters and not strong:
+            return Asked(Shape.MOVIES, "'which' or 'list' before the films' values")
+        return want
+
+    def _checked(self, understood: Understood, want: Asked) -> Understood:
+        """The query, if its rows have the asked shape; otherwise an honest refusal."""
+        try:
+            check(understood.query, want, self.catalog)
+        except ShapeMismatch as exc:
+            raise Unanswerable(str(exc), understood.described, self._suggest([])) from None
+        understood.shape = want.shape
+        return understood
+
+    def _count_distinct(self, r: _Reading, left: list[str], want: Asked) -> None:
+        """ "How many directors": one number, the metric that counts a dimension's values."""
+        if want.shape is not Shape.FIGURE or set(r.metrics) - {"movies"}:
+            return
+        for name, at in list(r.dimensions):
+            metric = self.counting.get(name)
+            if metric is None or not at:
+                continue
+            before = [w for w in r.tokens[max(0, at[0] - 3) : at[0]]
+                      if w not in ("different", "distinct", "unique", "separate")]  # fmt: skip
+            if (
+                before[-1:] == ["many"]
+                or before[-2:] == ["number", "of"]
+                or before[-1:] == ["count"]
+                or before[-2:] == ["count", "of"]
+            ):
+                if r.metrics:  # "how many languages do the films have": not a count of films
+                    r.metrics.clear()
+                    r.described[:] = [d for d in r.described if d != self._label("movies")]
+                r.metrics.append(metric)
+                r.dimensions.remove((name, at))
+                r.described.append(self.catalog.metrics[metric].label)
+                return
+
+    def _movie_query(
+        self,
+        r: _Reading,
+        want: Asked,
+        metrics: list[str],
+        where: list[str],
+        group_by: list[str],
+        described: list[str],
+        by_dimension: dict[str, list[tuple[str, bool]]],
+    ) -> MetricQuery:
+        """Movies listed or ranked, or one movie's attributes: one row per film (its id, title
+        and year, so two films of one title stay apart), ranked by a figure of the movie."""
+        per_movie = {d.per_movie: name for name, d in self.figures.items()}
+        figure = r.ranked_figure
+        measured = [m for m in metrics if m in per_movie]
+        other = [m for m in metrics if m not in per_movie and m != "movies"]
+        if other:
+            label = self.catalog.metrics[other[0]].label
+            raise Unanswerable(
+                f"'{label}' is a figure of a group of movies, not of one movie, so the built-in"
+                " engine cannot list or rank movies by it.",
+                described,
+                self._suggest([]),
+            )
+        if figure is None and measured:
+            figure = per_movie[measured[0]]
+        shown = [self.figures[figure].per_movie] if figure else []
+        shown += [m for m in measured if m not in shown]
+        keys = [MOVIE, MOVIE_TITLE, MOVIE_YEAR]
+        if want.shape is Shape.MOVIE_ATTRIBUTE:
+            extra = [g for g in group_by if g not in keys] + r.attributes
+            if not extra and not shown:
+                raise Unanswerable(
+                    "What about this movie? Name what you want to know: its director, budget,"
+                    " revenue, runtime, rating, votes, release date, genres, certification or"
+                    " collection.",
+                    described,
+                    [],
+                )
+            keys += [g for g in dict.fromkeys(extra) if g not in keys]
+        elif group_by:
+            raise Unanswerable(
+                "The question asks for movies, but also groups them by "
+                + ", ".join(
+                    self.catalog.dimensions[self.catalog.dimension_of(g)].label.lower()
+                    for g in group_by
+                )
+                + ": ask for one or the other.",
+                described,
+                self._suggest([]),
+            )
+        order_by: list[str] = []
+        limit = r.limit
+        if r.descending is not None and want.shape is Shape.MOVIES:
+            if figure is None:
+                raise Unanswerable(
+                    "Highest or lowest by what? Name the figure to rank the movies by (budget,"
+                    " revenue, profit, ROI, runtime, rating, votes or popularity).",
+                    described,
+                    ["Which 10 movies have the highest revenue?"],
+                )
+            order_by = [("-" if r.descending else "") + self.figures[figure].per_movie, MOVIE_TITLE]
+            where.append(f"{_ref(figure)} is not null")
+            if limit is None:
+                limit = DEFAULT_TOP if self._plural_movies(r) else 1
+        else:
+            order_by = [MOVIE_TITLE, MOVIE_YEAR]
+        ranked = order_by[0].lstrip("-") in shown
+        if shown and want.shape is Shape.MOVIES and not ranked and not self._listing(r):
+            figure_label = self.catalog.metrics[shown[0]].label.lower()
+            raise Unanswerable(
+                f"Did you mean each movie's {figure_label} (a list of movies) or their"
+                f" {figure_label} together (one figure)? Say 'list' or 'each' for the first,"
+                " 'total' or 'average' for the second.",
+                described,
+                [],
+            )
+        described.append("one row per movie")
+        return MetricQuery(
+            metrics=[self._reachable(m, keys, by_dimension) for m in shown or ["movies"]],
+            group_by=keys,
+            where=list(dict.fromkeys(where)),
+            order_by=order_by,
+            limit=limit,
+        )
+
+    @staticmethod
+    def _listing(r: _Reading) -> bool:
+        """'list', 'each', 'which', 'show': the question asks for the movies one by one."""
+        return bool(set(r.tokens) & {"list", "each", "every", "which", "show", "name", "per"})
+
+    def _aggregate_of_figure(
+        self, r: _Reading, metrics: list[str], group_by: list[str], described: list[str]
+    ) -> list[str]:
+        """'which genre has the longest average running time': a movie's figure ranked per
+        group is ranked by its aggregate, said in words ('average', 'total'); without one, the
+        question is refused (the highest film of each group is another question)."""
+        said = {"average", "median", "total", "combined", "overall"} & set(r.tokens)
+        if not group_by or not said:
+            return metrics
+        figure = self.figures[r.ranked_figure]
+        named = [m for m in metrics if m != "movies"]
+        if not named:
+            label = self.catalog.metrics[figure.per_movie].label.lower()
+            wanted = {"combined": "total", "overall": "total"}
+            if not any(wanted.get(w, w) in label for w in said):
+                raise Unanswerable(
+                    f"The built-in engine has no {' or '.join(sorted(said))} of"
+                    f" {self._figure_label(r.ranked_figure)} to rank by.",
+                    described,
+                    [],
+                )
+            named = [figure.per_movie]
+        r.ranked_figure = None  # ranked by the aggregate, as any metric per group
+        return named
+
+    def _label(self, metric: str) -> str:
+        return self.catalog.metrics[metric].label
+
+    @staticmethod
+    def _plural_movies(r: _Reading) -> bool:
+        """'the longest films' asks for several; 'the longest film' for one."""
+        nouns = [w for w in r.tokens if en.singular(w) in en.MOVIE_NOUNS]
+        return any(en.singular(w) != w for w in nouns)
+
+    def _figure_label(self, figure: str) -> str:
+        return self.catalog.dimensions[figure].label.lower().replace(" (usd)", "")
 
     def _settle_dimensions(self, r: _Reading) -> None:
         """Dimensions that are not groupings: a yes/no one ("top billed") is a filter; one
@@ -688,6 +1073,13 @@ class _Reading:
     time_group: str | None = None
     descending: bool | None = None
     limit: int | None = None
+    bounds: list[numbers.Bound] = field(default_factory=list)  # amounts, by placeholder
+    thresholds: list[tuple[str, numbers.Bound]] = field(default_factory=list)  # (figure, bound)
+    ranked_figure: str | None = None  # "the longest": the figure dimension ranked
+    calendar_group: str | None = None  # "which month": a calendar dimension to group by
+    calendar_filters: list[str] = field(default_factory=list)  # "in March", "Q3 2005"
+    decades: list[int] = field(default_factory=list)  # decades named, in order
+    attributes: list[str] = field(default_factory=list)  # "who directed X": what to show
 
     def __post_init__(self) -> None:
         self.used = [False] * len(self.tokens)
@@ -710,6 +1102,32 @@ def _names_in(question: str, unknown: list[str]) -> list[str]:
             names.append(" ".join(run))
             run = []
     return names
+
+
+def _one_person(span: list[str], matches: list, understood: list[str]) -> None:
+    """A part of a name that names several people equally well ("Taylor": Lucia Taylor and
+    Emma Taylor) is a question back, never a guess by who has more films."""
+    best = matches[0]
+    if best.kind not in PARTIAL_KINDS or len(span) >= len(normalize(best.value).split()):
+        return
+    # A director named in part is the director when the rivals only acted or crewed: "Kubrick's
+    # films" are Stanley Kubrick's, not those of an actress of the same surname.
+    kinds = {"director"} if best.kind == "director" else PARTIAL_KINDS
+    rivals = sorted(
+        {
+            m.value
+            for m in matches[1:]
+            if m.kind in kinds and m.value != best.value and m.score >= best.score
+        }
+    )
+    if rivals:
+        names = [best.value, *rivals[:3]]
+        raise Unanswerable(
+            f"'{' '.join(span)}' could be {', '.join(names[:-1])} or {names[-1]}: which one did"
+            " you mean? Give the full name.",
+            understood,
+            [],
+        )
 
 
 def _negation_before(t: list[str], i: int) -> int | None:
@@ -760,6 +1178,10 @@ _REFERENCE_NAME = re.compile(r"(?:Dimension|TimeDimension)\(\s*'([a-z0-9_]+)'")
 
 def _dimensions_of(condition: str) -> set[str]:
     return set(_REFERENCE_NAME.findall(condition))
+
+
+def _ref(dimension: str) -> str:
+    return f"{{{{ Dimension('{dimension}') }}}}"
 
 
 def _quote(value: str) -> str:

@@ -29,9 +29,14 @@ FILLER = _set(
     part member members credited brought bring earn earned generate generated received
     receive got gotten often frequently up shows cast releases ever time times across
     all overall whole entire worked work working making instead about again only now just
-    same then but
+    same then but compared comparison against among amongst saw seen
     """
 )
+# Words that compare named sides ("did 2003 or 2004 have more releases"): the answer gives each
+# side's figure, so they need no reading of their own.
+COMPARATIVES = _set("more fewer less higher lower bigger smaller greater better worse larger")
+# A question opening with these asks for the movies themselves ("which westerns are there").
+LISTING = _set("which list name show")
 # Abbreviations written for a word.
 ABBREVIATIONS = {
     "avg": "average",
