@@ -85,6 +85,10 @@ the question says primary genre. Filters are written as
 - Follow the join paths given ("joins to"); respect the business terms as defined.
 - Prefer readable column aliases; order results meaningfully; return at most the rows needed.
 - Suggest the chart that best shows the result (or null if a chart would not help).
+Give the answer the shape the question asks for: a question about films lists or ranks films,
+one row per film with its title and release year (a metric query groups by movie, movie__title
+and movie__release_year, so two films of one title stay apart); "how many X" is one number, not
+a list of X; "A vs B" is one figure per side; "by genre", "per year" is one row per group.
 Answer as JSON with keys metric_query or sql, chart, reasoning.
 
 {metrics}

@@ -4,6 +4,13 @@ Gemini writes the SQL from the dbt docs; the guard checks it; the analyst role r
 refusal or a database error goes back to Gemini for a corrected query, at most twice. The same
 question on the same manifest reuses its checked SQL. Nothing the model writes is executed
 except SQL that passed the guard, and charts are drawn by our code from a validated spec.
+
+Gemini keeps the built-in engine's promise (`api.ask.shape`): the question's words say what shape
+the answer must have, the prompt says it, and a metric query whose rows would have another shape
+never runs. It goes back to the model once, with what was wrong; a second mis-shaped draft is a
+refusal (`unanswerable`), never a mis-shaped answer. SQL drafts get the checks that are cheap and
+certain: one figure is one row, and movies are never one figure added up over films. Mis-shaped
+drafts are counted apart from the other failures, which keep their own MAX_ATTEMPTS.
 """
 
 from __future__ import annotations
@@ -15,7 +22,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import sqlglot
 from pydantic import BaseModel, ValidationError
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
 
 from api.ask.builtin.answer import describe
 from api.ask.builtin.engine import ENGINE as BUILTIN
@@ -30,10 +40,19 @@ from api.ask.drafts import (
     draft_schema,
     metrics_text,
 )
+from api.ask.shape import (
+    _AGGREGATE,  # the words of aggregation shape.py reads
+    Asked,
+    Shape,
+    ShapeMismatch,
+    asked,
+    check,
+    group_words,
+)
 from api.charts import draw, resolve_spec
 from api.conversations import Turn
 from api.grounding.values import Grounder, Values
-from api.semantic.catalog import Catalog
+from api.semantic.catalog import METRIC_TIME, MOVIE, MOVIE_TITLE, MOVIE_YEAR, Catalog
 from api.semantic.engine import SemanticLayerUnavailable
 from api.semantic.query import InvalidMetricQuery, MetricQuery
 from api.semantic.service import SemanticLayer
@@ -46,6 +65,7 @@ from api.text_to_sql.schema_context import SchemaContext, SchemaContextCache
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
+MAX_MISSHAPED = 2  # a mis-shaped draft gets one correction; the second is a refusal
 ANSWER_ROWS = 50
 CELL_CHARS = 200
 NO_QUERY = "the language model did not return a query"
@@ -96,6 +116,10 @@ class _Refused(Exception):
         super().__init__(feedback)
         self.feedback = feedback
         self.failure = failure
+
+
+class _Misshaped(_Refused):
+    """A draft whose rows would not have the shape the question asks for."""
 
 
 class AskService:
@@ -151,6 +175,20 @@ class AskService:
             self._builtin = (catalog, values, BuiltinEngine(catalog, values))
         return self._builtin[2]
 
+    def asked_shape(self, question: str) -> Asked:
+        """The shape `question` asks for (`api.ask.shape`), told what the built-in engine's
+        grounding finds: how many values the question names per dimension, and whether one is
+        a movie's title. Grounding only sharpens the shape: when it fails, the words alone
+        decide. Without a semantic manifest nothing is checked (any shape)."""
+        catalog = self._catalog()
+        if catalog is None:
+            return Asked(Shape.ANY, "")
+        try:
+            return _engine_asked(self.builtin(), question)
+        except Exception as exc:  # the shape is still read from the words
+            logger.warning("the question's values were not counted for its shape: %s", exc)
+            return asked(question, {}, False, group_words(catalog))
+
     def ask(
         self,
         question: str,
@@ -199,6 +237,9 @@ class AskService:
         try:
             understood = engine.follow_up(question, previous)
             compiled = self.semantic.compile(understood.query, max_rows=max_rows)
+            checked = compiled.checked
+            if understood.denominator is not None:
+                checked = self._share_sql(compiled.sql, understood.denominator, max_rows)
         except Unanswerable as exc:
             raise AskFailed(AskFailure.UNANSWERABLE, f"{note}{exc}") from None
         except InvalidMetricQuery as exc:
@@ -207,12 +248,12 @@ class AskService:
                 f"{note}The built-in engine understood {'; '.join(understood.described)},"
                 f" but the semantic layer cannot answer it: {exc}",
             ) from None
-        result = self._execute(compiled.checked, max_rows)
+        result = self._execute(checked, max_rows)
         answer = describe(understood, result, engine.catalog)
         response = AskAnswer(
             question=question,
             answer=f"{note}the built-in engine answered. {answer}" if note else answer,
-            sql=compiled.sql,
+            sql=checked.sql,
             columns=result.columns,
             rows=result.rows,
             truncated=result.truncated,
@@ -226,6 +267,22 @@ class AskService:
             suggestion = ChartSuggestion(**understood.chart) if understood.chart else None
             self._draw(response, suggestion)
         return response
+
+    def _share_sql(self, numerator_sql: str, denominator: MetricQuery, max_rows: int):
+        """A share as one checked query over two governed counts: the numerator's and the
+        denominator's compiled SQL side by side, the share computed from them."""
+        assert self.semantic is not None
+        below = self.semantic.compile(denominator, max_rows=max_rows)
+        metric = denominator.metrics[0]
+        sql = (
+            f"select numerator.{metric} as numerator, denominator.{metric} as denominator,"
+            f" numerator.{metric} * 1.0 / nullif(denominator.{metric}, 0) as share"
+            f" from ({numerator_sql}) as numerator cross join ({below.sql}) as denominator"
+        )
+        try:
+            return check_sql(sql, allowed_tables=self.semantic.tables(), limit=max_rows + 1)
+        except UnsafeSql as exc:
+            raise InvalidMetricQuery(f"the share's query was refused: {exc}") from None
 
     def _ask_gemini(
         self, question: str, max_rows: int, chart: bool, history: tuple[Turn, ...] = ()
@@ -292,13 +349,19 @@ class AskService:
         feedback: list[str] = []
         last: AskFailed | None = None
         grounded = self._grounded(question)
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            prompt = self._sql_prompt(question, feedback, grounded, earlier)
+        want = self.asked_shape(question)
+        # Failures and mis-shaped drafts are counted apart: MAX_ATTEMPTS of the first, and a
+        # mis-shaped draft gets exactly one correction (MAX_MISSHAPED - 1).
+        attempt = failures = misshaped = 0
+        while failures < MAX_ATTEMPTS and misshaped < MAX_MISSHAPED:
+            attempt += 1
+            prompt = self._sql_prompt(question, feedback, grounded, earlier, want)
             try:
                 reply = self.llm.generate_json(system, prompt, schema)
             except LlmBadOutput as exc:
                 feedback.append(f"Your previous answer was not valid JSON ({exc}).")
                 last = AskFailed(AskFailure.QUERY_FAILED, NO_QUERY)
+                failures += 1
                 continue
             except LlmUnavailable as exc:
                 raise AskFailed(AskFailure.LLM_UNAVAILABLE, str(exc)) from exc
@@ -309,23 +372,38 @@ class AskService:
             except ValueError:
                 draft = SqlDraft()
             try:
-                drafted = self._check(draft, context, max_rows)
+                drafted = self._check(draft, context, max_rows, want, question)
+                result = self._execute(drafted.checked, max_rows)
+                self._check_rows(drafted, result, want)
+            except _Misshaped as refused:
+                feedback.append(refused.feedback)
+                last = refused.failure
+                misshaped += 1
+                continue
             except _Refused as refused:
                 feedback.append(refused.feedback)
                 last = refused.failure
+                failures += 1
                 continue
-            try:
-                result = self._execute(drafted.checked, max_rows)
             except QueryFailed as exc:
                 feedback.append(f"Your query `{drafted.checked.sql}` failed in PostgreSQL: {exc}")
                 last = AskFailed(AskFailure.QUERY_FAILED, f"the generated SQL failed: {exc}")
+                failures += 1
                 continue
             return drafted, result, attempt
         assert last is not None
         raise last
 
-    def _check(self, draft: SqlDraft, context: SchemaContext, max_rows: int) -> Drafted:
-        """The draft's query, compiled (metric query) or checked (SQL) by the guard."""
+    def _check(
+        self,
+        draft: SqlDraft,
+        context: SchemaContext,
+        max_rows: int,
+        want: Asked | None = None,
+        question: str = "",
+    ) -> Drafted:
+        """The draft's query, compiled (metric query) or checked (SQL) by the guard, and of
+        the shape `want` when that can be told before it runs (`_Misshaped` otherwise)."""
         if draft.metric_query is not None and self.semantic is not None:
             shown = json.dumps(draft.metric_query)
             try:
@@ -338,6 +416,13 @@ class AskService:
                     f"Your metric query {shown} was refused: {exc}. Correct it, or write sql.",
                     AskFailed(AskFailure.UNSAFE_SQL, f"the metric query was refused: {exc}"),
                 ) from None
+            if want is not None:
+                try:
+                    check(query, want, self._catalog())
+                except ShapeMismatch as exc:
+                    raise _misshaped(
+                        f"Your metric query {shown} has the wrong shape", exc, want
+                    ) from None
             return Drafted(
                 compiled.checked,
                 draft.chart,
@@ -356,7 +441,28 @@ class AskService:
                 f"Your query `{draft.sql}` was refused: {exc}. Write a safe one.",
                 AskFailed(AskFailure.UNSAFE_SQL, f"the generated SQL was refused: {exc}"),
             ) from None
+        if _adds_up_films(want, question, checked.sql):
+            raise _misshaped(
+                f"Your query `{checked.sql}` has the wrong shape",
+                f"The question asks for {want.shape}, but the query adds up every film it"
+                " reads into one row.",
+                want,
+            )
         return Drafted(checked, draft.chart)
+
+    @staticmethod
+    def _check_rows(drafted: Drafted, result: QueryResult, want: Asked | None) -> None:
+        """SQL's rows, where their shape is certain from them: one figure is one row. (A
+        metric query's shape was checked before it ran.)"""
+        if want is None or drafted.route != "sql":
+            return
+        if want.shape is Shape.FIGURE and len(result.rows) > 1:
+            raise _misshaped(
+                f"Your query `{drafted.checked.sql}` has the wrong shape",
+                f"The question asks for {want.shape} ({want.why}), but the query returned"
+                f" {len(result.rows)}{'+' if result.truncated else ''} rows.",
+                want,
+            )
 
     def _grounded(self, question: str) -> list[str]:
         """The values the question names, as the marts spell them, for the prompt."""
@@ -368,7 +474,11 @@ class AskService:
 
     @staticmethod
     def _sql_prompt(
-        question: str, feedback: list[str], grounded: list[str] = (), earlier: str = ""
+        question: str,
+        feedback: list[str],
+        grounded: list[str] = (),
+        earlier: str = "",
+        want: Asked | None = None,
     ) -> str:
         examples = "\n\n".join(
             f"Question: {example.question}\nSQL:\n{example.sql}" for example in closest(question)
@@ -387,6 +497,8 @@ class AskService:
                 "</conversation>\n\n"
             )
         prompt += f"Question: {question}"
+        if want is not None and want.shape is not Shape.ANY:
+            prompt += f"\n\n{_shape_line(want)}"
         if feedback:
             prompt += "\n\nCorrect these problems:\n- " + "\n- ".join(feedback)
         return prompt
@@ -432,6 +544,104 @@ class AskService:
         response.chart_png = drawn.png
         # The title the image shows, so the JSON and the PNG never disagree.
         response.chart = {"type": spec.type, "x": spec.x, "y": spec.y, "title": drawn.title}
+
+
+def _engine_asked(engine: BuiltinEngine, question: str) -> Asked:
+    """The asked shape as the built-in engine settles it for its own answers, so that both
+    engines keep one promise. A thin bridge to the engine's private steps, in the order its
+    `_compose` takes them: `_read` and `_ground` find the values the question names,
+    `_settle_dimensions` says which dimension each filters, and `_asked` counts them per
+    dimension (with the title flag) and calls `api.ask.shape.asked`. (`_compose` also reads a
+    ranked figure with no other cue, "the highest budget", as movies; Gemini may answer that
+    with one figure, so that is not asked of it.) If these steps change, `asked_shape` falls
+    back to the words alone."""
+    reading = engine._read(question)
+    engine._ground(reading)
+    engine._settle_dimensions(reading)
+    titled = any(kind == "title" for kind, *_ in reading.filters)
+    return engine._asked(reading, question, titled)
+
+
+_MOVIE_KEYS = f"{MOVIE}, {MOVIE_TITLE} and {MOVIE_YEAR}"
+
+
+def _shape_hint(want: Asked) -> str:
+    """How a query of the asked shape is written."""
+    if want.shape is Shape.MOVIES:
+        return (
+            f"One row per film: a metric query groups by {_MOVIE_KEYS} (two films of one title"
+            " stay apart); sql selects each film's title and release year."
+        )
+    if want.shape is Shape.MOVIE_ATTRIBUTE:
+        return (
+            f"A metric query filters on the title and groups by {_MOVIE_KEYS}, so films of"
+            " that title stay apart; sql returns one row per film of that title, never a sum."
+        )
+    if want.shape is Shape.FIGURE:
+        return "One row: a metric query has no group_by (filters are fine); sql returns one row."
+    if want.shape is Shape.PER_NAMED:
+        sides = ", ".join(
+            f"{METRIC_TIME}__year" if name == METRIC_TIME else name for name in want.named
+        )
+        return f"One row per named value: group by {sides or 'what tells them apart'}."
+    if want.shape is Shape.PER_GROUP:
+        return "One row per group: group by what the question groups or ranks by, not by movie."
+    return ""
+
+
+def _shape_line(want: Asked) -> str:
+    why = f" ({want.why})" if want.why else ""
+    return f"The answer must be: {want.shape}{why}. {_shape_hint(want)}"
+
+
+def _misshaped(draft: str, problem: ShapeMismatch | str, want: Asked) -> _Misshaped:
+    """The feedback for a draft of the wrong shape, and the refusal if it is not corrected.
+    Both name the asked shape."""
+    problem = str(problem)
+    if str(want.shape) not in problem:
+        problem = f"The question asks for {want.shape}. {problem}"
+    return _Misshaped(
+        f"{draft}: {problem} {_shape_line(want)} Correct it.",
+        AskFailed(
+            AskFailure.UNANSWERABLE,
+            f"{problem} The language model's query had another shape, so no answer is shown"
+            " rather than a wrong one.",
+        ),
+    )
+
+
+# Aggregates that add rows up into a figure (listing aggregates such as string_agg do not).
+_LISTING_AGGREGATES = (exp.GroupConcat, exp.ArrayAgg)
+
+
+def _adds_up_films(want: Asked | None, question: str, sql: str) -> bool:
+    """SQL that adds films up into one row for a question that asks for films one by one. Only
+    where that is certain: a question with a word of aggregation ("the average rating of the
+    top 10 movies", "the total revenue of the Star Wars films") may ask for one figure over
+    films, so its SQL is not judged here."""
+    if want is None or want.shape not in (Shape.MOVIES, Shape.MOVIE_ATTRIBUTE):
+        return False
+    if _AGGREGATE.search(" ".join(question.lower().split())):
+        return False
+    return _adds_up_rows(sql)
+
+
+def _adds_up_rows(sql: str) -> bool:
+    """The outermost SELECT aggregates without GROUP BY: one row adding up every row it reads
+    (not one per film). Aggregates in subqueries and window functions (pruned) do not count."""
+    try:
+        tree = sqlglot.parse_one(sql, read="postgres")
+    except SqlglotError:
+        return False
+    if not isinstance(tree, exp.Select) or tree.args.get("group"):
+        return False
+    for projection in tree.expressions:
+        for node in projection.walk(
+            prune=lambda n: isinstance(n, (exp.Window, exp.Subquery, exp.Select))
+        ):
+            if isinstance(node, exp.AggFunc) and not isinstance(node, _LISTING_AGGREGATES):
+                return True
+    return False
 
 
 def _history_text(history: tuple[Turn, ...]) -> str:

@@ -64,6 +64,11 @@ class SemanticLayer:
     def catalog(self) -> Catalog:
         return self.engines.get().catalog
 
+    def tables(self) -> frozenset[str]:
+        """The marts tables the semantic models read: what a query built from compiled ones
+        (a share's two counts) may read."""
+        return self.engines.get().tables
+
     def clear_compiled(self) -> None:
         """Forget the compiled queries (benchmarks time MetricFlow's own work with it)."""
         with self._lock:

@@ -69,6 +69,13 @@ def describe(understood: Understood, result: QueryResult, catalog: Catalog) -> s
     head = "; ".join(understood.described) if understood.described else ", ".join(labels)
     if not result.rows:
         return f"No movies match ({head})."
+    if understood.denominator is not None and len(result.rows) == 1:
+        numerator, denominator, share = result.rows[0][:3]
+        if share is None:
+            return f"No movies to take a share of ({head})."
+        return (
+            f"Share: {share * 100:.1f}% ({_fmt(numerator)} of {_fmt(denominator)} movies; {head})."
+        )
     if not query.group_by and len(result.rows) == 1:
         figures = ", ".join(
             f"{label}: {_fmt(value)}" for label, value in zip(labels, result.rows[0], strict=False)

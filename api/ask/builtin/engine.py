@@ -27,6 +27,7 @@ from api.semantic.query import MetricQuery
 
 ENGINE = "builtin"
 DEFAULT_TOP = 10
+DOMINANCE = 3  # a partial name's best match wins outright at this many times each rival's credits
 MAX_SPAN = 6  # words in a grounded value's span ("Orchard of the Echo Collection")
 # "the 5 genres", "top 3 directors": a count of rows asked for.
 PERSON_DIMENSIONS = frozenset({"person__name", "cast_credit__is_top_billed"})
@@ -72,6 +73,8 @@ class Understood:
     described: list[str]
     chart: dict[str, Any] | None = None
     shape: Shape | None = None  # the shape asked, which the query's rows have
+    # A share: `query` counts the numerator, this the denominator (run together, both shown).
+    denominator: MetricQuery | None = None
 
 
 def _phrase_words(text: str) -> tuple[str, ...]:
@@ -186,7 +189,9 @@ class BuiltinEngine:
                     r.dimensions.append((name, None))  # carried over: no word of this question
         understood = self._compose(r, question)
         new = understood.query
-        refiltered = {d for w in new.where for d in _dimensions_of(w)}
+        refiltered = {
+            d for w in new.where if not w.endswith(" is not null") for d in _dimensions_of(w)
+        }  # a grouping's "among the known values" filters nothing the question named
         time_changed = r.years != (None, None) or bool(r.year_set)
         kept = [
             w
@@ -289,7 +294,7 @@ class BuiltinEngine:
                             r.described,
                             [],
                         )
-                    r.ranked_figure, r.descending = name, descending
+                    r.ranked_figure, r.descending, r.ranked_end = name, descending, i + n
                     r.take(i, i + n, f"{' '.join(words)} first")
         for i, word in enumerate(t):
             if not word.startswith(numbers.PLACEHOLDER):
@@ -637,7 +642,10 @@ class BuiltinEngine:
         titled = any(kind == "title" for kind, *_ in r.filters)
         want = self._asked(r, question, titled)
         if want.shape is Shape.ANY and r.ranked_figure:
-            want = Asked(Shape.MOVIES, "a movie's own figure is ranked")
+            if any(at and at[0] in (r.ranked_end, r.ranked_end + 1) for _, at in r.dimensions):
+                want = Asked(Shape.PER_GROUP, "a figure ranks the groups named after it")
+            else:
+                want = Asked(Shape.MOVIES, "a movie's own figure is ranked")
         named = (
             {name for name, _ in r.dimensions}
             | {_dimension(f[0]) for f in r.filters}
@@ -661,6 +669,7 @@ class BuiltinEngine:
                 word in en.DIRECTOR_CONTEXT and "movie__director_name" in named
             ):
                 r.used[k] = True  # "actors who appear…", "directors who directed…"
+        sharing = self._share_asked(r)
         left = [w for w, used in zip(r.tokens, r.used, strict=True) if not used]
         unknown = [
             w for w in left
@@ -770,6 +779,8 @@ class BuiltinEngine:
             where.append(f"{ref} in ({years})")
             if not movie_shaped and not any(g.startswith(METRIC_TIME) for g in group_by):
                 group_by.append(f"{METRIC_TIME}__year")  # "2003 or 2004": one figure each
+        if sharing:
+            return self._share(r, want, metrics, where, group_by, described)
         if movie_shaped:
             query = self._movie_query(r, want, metrics, where, group_by, described, by_dimension)
             return self._checked(Understood(query, described, None), want)
@@ -815,6 +826,70 @@ class BuiltinEngine:
             limit=limit,
         )
         return self._checked(Understood(query, described, _chart(query)), want)
+
+    @staticmethod
+    def _share_asked(r: _Reading) -> bool:
+        """'what fraction of films are comedies': a share of a count left after the reading
+        (a ratio metric's own share, "share of hits", was read as that metric already)."""
+        found = False
+        for k, word in enumerate(r.tokens):
+            if not r.used[k] and word == en.SHARE and set(r.metrics) <= {"movies"}:
+                r.used[k] = found = True
+        return found
+
+    def _share(
+        self,
+        r: _Reading,
+        want: Asked,
+        metrics: list[str],
+        where: list[str],
+        group_by: list[str],
+        described: list[str],
+    ) -> Understood:
+        """A share of the movies: those of the last condition named ("are comedies", "rated
+        PG") among those of every other ("of X's films", "of the 2020 releases"). Two governed
+        counts, the numerator and the denominator, both in the answer."""
+        if group_by:
+            raise Unanswerable(
+                "The built-in engine answers a share as one figure, not per group: ask for one"
+                " group at a time.",
+                described,
+                [],
+            )
+        condition = self._share_condition(r)
+        if condition is None:
+            raise Unanswerable(
+                "A share of what? Name the movies counted (a genre, a certification, a person,"
+                " a threshold…).",
+                described,
+                [],
+            )
+        base = [w for w in where if w != condition]
+        if len(base) == len(where):
+            raise Unanswerable("The share's condition could not be isolated.", described, [])
+        denominator = MetricQuery(metrics=["movies"], where=base)
+        numerator = MetricQuery(metrics=["movies"], where=where)
+        described.append("share: the movies of the last condition among all the others")
+        understood = Understood(numerator, described, None, denominator=denominator)
+        return self._checked(understood, want)
+
+    def _share_condition(self, r: _Reading) -> str | None:
+        """The filter string of the last condition named: a value, a bound or a 'has a'."""
+        values = [f for f in r.filters if not f[4][1] and f[0] != "title"]
+        if values:
+            kind, value = values[-1][0], values[-1][1]
+            dimension = _dimension(kind)
+            if sum(1 for f in r.filters if _dimension(f[0]) == dimension) > 1:
+                return None  # "dramas that are also romances": one genre row cannot hold two
+            return f"{_ref(dimension)} = {_quote(value)}"
+        if r.thresholds:
+            figure, bound = r.thresholds[-1]
+            return bound.condition(_ref(figure), self.catalog.dimensions[figure].unit)
+        if r.known:
+            return f"{_ref(r.known[-1])} is not null"
+        if r.flags:
+            return _ref(r.flags[-1])
+        return None
 
     def _asked(self, r: _Reading, question: str, titled: bool) -> Asked:
         """The shape the question asks for (`api.ask.shape`), told what grounding found."""
@@ -964,13 +1039,23 @@ class BuiltinEngine:
         """'which genre has the longest average running time': a movie's figure ranked per
         group is ranked by its aggregate, said in words ('average', 'total'); without one, the
         question is refused (the highest film of each group is another question)."""
-        said = {"average", "median", "total", "combined", "overall"} & set(r.tokens)
-        if not group_by or not said:
+        if not group_by:
             return metrics
+        said = {"average", "median", "total", "combined", "overall"} & set(r.tokens)
         figure = self.figures[r.ranked_figure]
         named = [m for m in metrics if m != "movies"]
+        label = self.catalog.metrics[figure.per_movie].label.lower()
+        if not said and not named and label.startswith("total"):
+            said = {"total"}  # "the most profitable collections": their profits added up
+        if not said:
+            what = self._figure_label(r.ranked_figure)
+            raise Unanswerable(
+                f"Did you mean each group's average {what}, its total {what}, or its best"
+                " movie? Say which.",
+                described,
+                [],
+            )
         if not named:
-            label = self.catalog.metrics[figure.per_movie].label.lower()
             wanted = {"combined": "total", "overall": "total"}
             if not any(wanted.get(w, w) in label for w in said):
                 raise Unanswerable(
@@ -1076,6 +1161,7 @@ class _Reading:
     bounds: list[numbers.Bound] = field(default_factory=list)  # amounts, by placeholder
     thresholds: list[tuple[str, numbers.Bound]] = field(default_factory=list)  # (figure, bound)
     ranked_figure: str | None = None  # "the longest": the figure dimension ranked
+    ranked_end: int = -1  # the token after that superlative
     calendar_group: str | None = None  # "which month": a calendar dimension to group by
     calendar_filters: list[str] = field(default_factory=list)  # "in March", "Q3 2005"
     decades: list[int] = field(default_factory=list)  # decades named, in order
@@ -1117,7 +1203,10 @@ def _one_person(span: list[str], matches: list, understood: list[str]) -> None:
         {
             m.value
             for m in matches[1:]
-            if m.kind in kinds and m.value != best.value and m.score >= best.score
+            if m.kind in kinds
+            and m.value != best.value
+            and m.score >= best.score
+            and best.weight < DOMINANCE * m.weight  # far better known: "Kubrick", "DiCaprio"
         }
     )
     if rivals:
