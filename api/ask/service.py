@@ -595,13 +595,14 @@ def _shape_line(want: Asked) -> str:
 
 
 def _misshaped(draft: str, problem: ShapeMismatch | str, want: Asked) -> _Misshaped:
-    """The feedback for a draft of the wrong shape, and the refusal if it is not corrected.
-    Both name the asked shape."""
+    """The feedback for a draft of the wrong shape (the prompt states the asked shape and how
+    it is written: `_shape_line`), and the refusal if it is not corrected. Both name the asked
+    shape."""
     problem = str(problem)
     if str(want.shape) not in problem:
         problem = f"The question asks for {want.shape}. {problem}"
     return _Misshaped(
-        f"{draft}: {problem} {_shape_line(want)} Correct it.",
+        f"{draft}: {problem} Correct it to the shape asked for above.",
         AskFailed(
             AskFailure.UNANSWERABLE,
             f"{problem} The language model's query had another shape, so no answer is shown"

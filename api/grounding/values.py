@@ -46,10 +46,12 @@ PARTIAL_KINDS = frozenset({"director", "person"})
 SOURCES = {
     "director": "select director_name, count(*) from marts.dim_movies"
     " where director_name is not null group by 1",
-    "person": "select p.name, count(*) from marts.dim_people as p inner join ("
-    " select person_id from marts.fct_movie_cast union all"
-    " select person_id from marts.fct_movie_crew) as credits on credits.person_id = p.person_id"
-    " where p.name is not null group by 1",
+    # A person's weight is their acting credits: a person named without a role word is read
+    # against the films they acted in, and a director who acts as much is asked back.
+    "person": "select p.name, count(*) filter (where credits.acted) from marts.dim_people as p"
+    " inner join (select person_id, true as acted from marts.fct_movie_cast union all"
+    " select person_id, false from marts.fct_movie_crew) as credits"
+    " on credits.person_id = p.person_id where p.name is not null group by 1",
     "title": "select title, max(coalesce(vote_count, 0)) from marts.dim_movies"
     " where title is not null group by 1",
     "genre": "select genre_name, count(*) from marts.bridge_movie_genres group by 1",

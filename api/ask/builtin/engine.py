@@ -588,12 +588,15 @@ class BuiltinEngine:
                     continue  # a name may end with a common word ("Silver Pictures"), not be one
                 if all(k in r.dimension_at for k in range(i, i + n)):
                     continue  # a dimension's own name is not a value
-                matches = self.values.lookup(" ".join(span), self._kinds_near(t, i, n))
+                kinds = self._kinds_near(t, i, n)
+                matches = self.values.lookup(" ".join(span), kinds)
                 if not matches and n == 1 and en.singular(span[0]) != span[0]:
-                    matches = self.values.lookup(en.singular(span[0]), self._kinds_near(t, i, n))
+                    matches = self.values.lookup(en.singular(span[0]), kinds)
                 if matches:
                     best = matches[0]
                     _one_person(span, matches, r.described)
+                    if {"director", "person"} <= set(kinds):
+                        _one_role(matches, r.described)
                     near = [m for m in matches[1:4] if m.kind == best.kind]
                     same = [m for m in matches if m.value == best.value and m.kind != best.kind]
                     negated = _negation_before(t, i)
@@ -1216,6 +1219,23 @@ def _one_person(span: list[str], matches: list, understood: list[str]) -> None:
             " you mean? Give the full name.",
             understood,
             [],
+        )
+
+
+def _one_role(matches: list, understood: list[str]) -> None:
+    """A director who acted in as many films as they directed, named with no role word
+    ("Arjun Rossi movies"), could mean either: asked back, naming both readings."""
+    name = matches[0].value
+    directed = max((m.weight for m in matches if m.kind == "director" and m.value == name),
+                   default=0)  # fmt: skip
+    acted = max((m.weight for m in matches if m.kind == "person" and m.value == name),
+                default=0)  # fmt: skip
+    if directed and acted and acted >= directed:
+        raise Unanswerable(
+            f"{name} both directed ({directed}) and acted in ({acted}) films: did you mean the"
+            f" films {name} directed or those they acted in?",
+            understood,
+            [f"movies directed by {name}", f"movies starring {name}"],
         )
 
 
