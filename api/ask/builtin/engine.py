@@ -181,8 +181,11 @@ class BuiltinEngine:
         adding = bool({"also", "too", "additionally"} & set(words))
         if not r.metrics:
             r.metrics = list(previous.metrics)
+        r.listing = MOVIE in previous.group_by and not regroup  # "only dramas" of a film list
         if not regroup or adding:
             for name in previous.group_by:
+                if name in (MOVIE, MOVIE_TITLE, MOVIE_YEAR):
+                    continue  # the list's own keys: the follow-up lists movies again
                 if name.startswith(METRIC_TIME):
                     r.time_group = r.time_group or name
                 elif name not in {d for d, _ in r.dimensions}:
@@ -644,7 +647,9 @@ class BuiltinEngine:
         self._settle_dimensions(r)
         titled = any(kind == "title" for kind, *_ in r.filters)
         want = self._asked(r, question, titled)
-        if want.shape is Shape.ANY and r.ranked_figure:
+        if r.listing and want.shape in (Shape.ANY, Shape.MOVIES):
+            want = Asked(Shape.MOVIES, "a follow-up of a list of movies")
+        elif want.shape is Shape.ANY and r.ranked_figure:
             if any(at and at[0] in (r.ranked_end, r.ranked_end + 1) for _, at in r.dimensions):
                 want = Asked(Shape.PER_GROUP, "a figure ranks the groups named after it")
             else:
@@ -1013,7 +1018,8 @@ class BuiltinEngine:
         else:
             order_by = [MOVIE_TITLE, MOVIE_YEAR]
         ranked = order_by[0].lstrip("-") in shown
-        if shown and want.shape is Shape.MOVIES and not ranked and not self._listing(r):
+        settled = self._listing(r) or r.listing  # "list…", or a follow-up of a list
+        if shown and want.shape is Shape.MOVIES and not ranked and not settled:
             figure_label = self.catalog.metrics[shown[0]].label.lower()
             raise Unanswerable(
                 f"Did you mean each movie's {figure_label} (a list of movies) or their"
@@ -1169,6 +1175,7 @@ class _Reading:
     calendar_filters: list[str] = field(default_factory=list)  # "in March", "Q3 2005"
     decades: list[int] = field(default_factory=list)  # decades named, in order
     attributes: list[str] = field(default_factory=list)  # "who directed X": what to show
+    listing: bool = False  # a follow-up of a list of movies
 
     def __post_init__(self) -> None:
         self.used = [False] * len(self.tokens)
