@@ -184,7 +184,7 @@ class AskService:
         if catalog is None:
             return Asked(Shape.ANY, "")
         try:
-            return _engine_asked(self.builtin(), question)
+            return self.builtin().asked_shape(question)
         except Exception as exc:  # the shape is still read from the words
             logger.warning("the question's values were not counted for its shape: %s", exc)
             return asked(question, {}, False, group_words(catalog))
@@ -544,22 +544,6 @@ class AskService:
         response.chart_png = drawn.png
         # The title the image shows, so the JSON and the PNG never disagree.
         response.chart = {"type": spec.type, "x": spec.x, "y": spec.y, "title": drawn.title}
-
-
-def _engine_asked(engine: BuiltinEngine, question: str) -> Asked:
-    """The asked shape as the built-in engine settles it for its own answers, so that both
-    engines keep one promise. A thin bridge to the engine's private steps, in the order its
-    `_compose` takes them: `_read` and `_ground` find the values the question names,
-    `_settle_dimensions` says which dimension each filters, and `_asked` counts them per
-    dimension (with the title flag) and calls `api.ask.shape.asked`. (`_compose` also reads a
-    ranked figure with no other cue, "the highest budget", as movies; Gemini may answer that
-    with one figure, so that is not asked of it.) If these steps change, `asked_shape` falls
-    back to the words alone."""
-    reading = engine._read(question)
-    engine._ground(reading)
-    engine._settle_dimensions(reading)
-    titled = any(kind == "title" for kind, *_ in reading.filters)
-    return engine._asked(reading, question, titled)
 
 
 _MOVIE_KEYS = f"{MOVIE}, {MOVIE_TITLE} and {MOVIE_YEAR}"

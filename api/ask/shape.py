@@ -152,8 +152,8 @@ def asked(
         return Asked(Shape.MOVIE_ATTRIBUTE, "a movie is named by its title", title=True)
     if counting and not grouped:
         return Asked(Shape.FIGURE, "'how many' / a share asks for one figure")
-    ranked_noun = _ranked_noun(text)
-    if grouped and ranked_noun != "movie":
+    ranked_noun = _ranked_noun(text, groups)
+    if (grouped and ranked_noun != "movie") or ranked_noun == "other":
         return Asked(Shape.PER_GROUP, "the question groups")
     if ranked_noun == "movie" or (
         _MOVIES_ASKED.search(text) and not counting and not _AGGREGATE.search(text)
@@ -191,14 +191,18 @@ def _is_group(word: str, groups: frozenset[str]) -> bool:
     return word in groups or word.rstrip("s") in groups or word[:-3] + "y" in groups
 
 
-def _ranked_noun(text: str) -> str | None:
+def _ranked_noun(text: str, groups: frozenset[str] = frozenset()) -> str | None:
     """'movie' when the thing ranked or picked ("which 10 movies", "the longest film") is a
-    movie, 'other' when it is something else ("which directors"), None when nothing is."""
+    movie, 'other' when it is something else ("which directors have the highest rated
+    movies": directors are ranked), None when nothing is."""
     for match in _WHICH.finditer(text):
         words = match[1].split()
-        for word in words:
+        for k, word in enumerate(words):
             if re.fullmatch(_MOVIE, word):
                 return "movie"
+            after_superlative = k > 0 and re.fullmatch(_SUPERLATIVE, words[k - 1])
+            if _is_group(word, groups) and not after_superlative:  # not "highest rated"
+                return "other"
             if re.fullmatch(r"\d+|the|a|an|one|two|three|four|five|ten|twenty|of|\w+est", word):
                 continue
             if word in ("most", "least", "highest", "lowest", "best", "worst", "top"):

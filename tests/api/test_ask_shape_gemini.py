@@ -183,3 +183,18 @@ def test_a_mis_shaped_draft_is_counted_apart_from_other_failures(api, gemini, ap
         api_warehouse.database_url, "select count(distinct director_name) from marts.dim_movies"
     )
     assert response.json()["rows"] == [[directors]]
+
+
+def test_the_asked_shape_is_told_what_grounding_found(api, gemini, api_warehouse):
+    """A movie's title is found by the built-in engine's grounding, not by the words: the shape
+    asked of Gemini then keeps the films of that title apart."""
+    [[title]] = query(
+        api_warehouse.database_url,
+        "select title from marts.dim_movies where title ~ '^[A-Z][a-z]+( [A-Z][a-z]+)+$'"
+        " group by title order by max(popularity) desc limit 1",
+    )
+    gemini.respond_with(_drafts({"metric_query": {"metrics": ["average_runtime_minutes"]}}))
+    response = api().post("/ask", json={"question": f"What is the runtime of {title}?"})
+    assert response.status_code == 422, response.text
+    assert "an attribute of one movie" in response.json()["error"]["message"]
+    assert "The answer must be: an attribute of one movie" in _draft_prompts(gemini)[0]

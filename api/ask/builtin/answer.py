@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.ask.builtin import calendar as cal
-from api.ask.builtin.engine import Understood
+from api.ask.builtin.reading import Understood
 from api.semantic.catalog import MOVIE, MOVIE_TITLE, MOVIE_YEAR, Catalog
 from api.text_to_sql.executor import QueryResult
 

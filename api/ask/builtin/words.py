@@ -70,8 +70,9 @@ SHARE = "share"
 # A value said after one of these is excluded: "not in English", "other than Drama".
 NEGATIONS = _set("not excluding except excluded besides non without")
 NEGATION_PAIRS = {("other", "than"), ("apart", "from"), ("outside", "of")}
-DESCENDING = _set("most highest best biggest largest greatest top max maximum longest richest")
-ASCENDING = _set("lowest least worst smallest fewest bottom min minimum shortest")
+# ("max"/"min" are left out: they are also parts of names, "Min-jun", "Max von Sydow")
+DESCENDING = _set("most highest best biggest largest greatest top maximum longest richest")
+ASCENDING = _set("lowest least worst smallest fewest bottom minimum shortest")
 NUMBERS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
     "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20,
