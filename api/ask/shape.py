@@ -52,9 +52,12 @@ _MOVIES_ASKED = re.compile(
     rf"\b(?:list|name|show|give|which|what|top|the \d+|the (?:one|two|three|four|five|six|seven"
     rf"|eight|nine|ten|twenty)|\d+)\b(?:\s+\S+){{0,4}}?\s+{_MOVIE}\b"
     rf"|\b{_MOVIE}\s+(?:that|which|with|released|directed|made|starring|rated|costing|cost"
-    rf"|running|where|whose|from|in|of|by|over|under|above|below)\b"
+    rf"|running|where|whose|from|in|of|by|over|under|above|below|longer|shorter|grossing"
+    rf"|earning|featuring|without|not|between|at)\b"
     rf"|'s\s+(?:\w+\s+){{0,2}}{_MOVIE}\b"
+    rf"|^(?:the\s+|all\s+)?(?:\w+\s+)?{_MOVIE}\b"  # "Films longer than…", "Horror movies from…"
 )
+_LIST_CUE = re.compile(rf"^\s*(?:list|name|show|give|which|what)\b(?:\s+\S+){{0,3}}?\s+{_MOVIE}\b")
 _AGGREGATE = re.compile(
     r"\b(average|avg|mean|median|total|sum|overall|typical|rate|how many|number of|count"
     r"|combined|altogether|together|in all|aggregate)\b"
@@ -146,7 +149,7 @@ def asked(
     several = tuple(sorted(d for d, n in named.items() if n >= 2))
     counting = bool(_COUNT.search(text)) or bool(_SHARE.search(text))
     grouped = bool(_GROUPING.search(text)) or _cued_group(text, groups)
-    if several and _VERSUS.search(text):
+    if several and _VERSUS.search(text) and not _LIST_CUE.search(text):
         return Asked(Shape.PER_NAMED, "two or more values are named side by side", several)
     if title and not (_GROUPING.search(text) or _cued_group(text, groups, _SPLIT_CUE)):
         return Asked(Shape.MOVIE_ATTRIBUTE, "a movie is named by its title", title=True)
@@ -208,7 +211,7 @@ def _ranked_noun(text: str, groups: frozenset[str] = frozenset()) -> str | None:
             if word in ("most", "least", "highest", "lowest", "best", "worst", "top"):
                 continue
             break
-    match = re.search(rf"\b{_SUPERLATIVE.pattern}(?:[\s-]+\w+){{0,2}}?\s+{_MOVIE}\b", text)
+    match = re.search(rf"\b{_SUPERLATIVE.pattern}(?:[\s-]+\w+){{0,3}}?\s+{_MOVIE}\b", text)
     if match and not re.search(rf"\b(most|fewest|least)\s+{_MOVIE}\b", text):
         return "movie"  # "the highest rated movie"; not "the most movies" (a count)
     return None

@@ -60,7 +60,13 @@ def _row(
             if g not in (MOVIE, MOVIE_TITLE, MOVIE_YEAR)
         ]
         return ", ".join([film, *rest]), figures
-    return ", ".join(_key(v, g, catalog) for g, v in keys.items()), figures
+    grains = {g.rpartition("__")[2] for g in keys if g.startswith("metric_time")}
+    shown = [
+        _key(v, g, catalog)
+        for g, v in keys.items()
+        if getattr(catalog.dimensions.get(g), "calendar", None) not in grains
+    ]  # "March 2011", not "March 2011, March": a one-year series carries both keys
+    return ", ".join(shown), figures
 
 
 def describe(understood: Understood, result: QueryResult, catalog: Catalog) -> str:

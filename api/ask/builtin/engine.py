@@ -90,6 +90,8 @@ class BuiltinEngine:
         plain = normalize(text).split()
         plain = ["number" if w == "no" and plain[i + 1 : i + 2] == ["of"] else w
                  for i, w in enumerate(plain)]  # fmt: skip
+        if plain[:1] == ["name"]:
+            plain[0] = "list"  # "Name the 5 most expensive movies": a request, not a person's name
         for i, word in enumerate(plain):  # "break … down by genre", "broken down by"
             if word in ("break", "broken") and "down" in plain[i + 1 : i + 6]:
                 plain[i] = plain[plain.index("down", i + 1)] = "by"
@@ -250,6 +252,21 @@ class BuiltinEngine:
         if not metrics and ("many" in left or "number" in left or "count" in left):
             metrics = ["movies"]
         movie_shaped = want.shape in (Shape.MOVIES, Shape.MOVIE_ATTRIBUTE)
+        measured = [w for w in left if w in en.MEASURE_WORDS]
+        named_figure = r.ranked_figure or r.thresholds or r.known
+        if (
+            set(metrics) <= {"movies"}
+            and measured
+            and "many" not in left
+            and not sharing
+            and (not named_figure)
+        ):
+            raise Unanswerable(
+                f"'{measured[0]}' asks for an amount, but the question names no figure the"
+                " built-in engine can read (revenue, budget, profit, runtime, rating…).",
+                r.described,
+                suggest(self.catalog, left),
+            )
         if not metrics and (
             r.filters or r.dimensions or r.time_group or r.thresholds or r.calendar_filters
             or r.calendar_group or r.decades or movie_shaped or r.ranked_figure or r.year_set

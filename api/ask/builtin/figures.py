@@ -24,6 +24,7 @@ def read_figures(r: Reading, figures: dict[str, DimensionInfo]) -> None:
     """A movie's figures: ranked in one word ("the longest", "highest rated", "cheapest"),
     and bounded by an amount ("cost more than $80M", "rated 7.5 or higher")."""
     t = r.tokens
+    _known_figures(r, figures)
     ranked = sorted(
         (
             (tuple(normalize(said).split()), name, direction == "desc")
@@ -54,6 +55,25 @@ def read_figures(r: Reading, figures: dict[str, DimensionInfo]) -> None:
         figure = figure_near(r, i, bound, figures)
         r.thresholds.append((figure, bound))
         r.used[i] = True
+
+
+def _known_figures(r: Reading, figures: dict[str, DimensionInfo]) -> None:
+    """'movies that have a budget', 'films with a known rating': the figure must be known (a
+    filter), not summed."""
+    t = r.tokens
+    words = {
+        w: name
+        for name, d in figures.items()
+        for w in (name.split("__")[-1], *d.synonyms)
+        if " " not in w
+    }
+    for i in range(len(t) - 2):
+        if t[i] in ("have", "has", "had", "with") and t[i + 1] in ("a", "an", "any", "known"):
+            name = words.get(t[i + 2])
+            bounded = any(w.startswith(numbers.PLACEHOLDER) for w in t[i + 3 : i + 5])
+            if name is not None and not bounded and not any(r.used[i : i + 3]):
+                r.known.append(name)
+                r.take(i, i + 3, None)
 
 
 def figure_near(r: Reading, i: int, bound: numbers.Bound, figures: dict[str, DimensionInfo]) -> str:

@@ -103,6 +103,17 @@ def movie_query(
 ) -> MetricQuery:
     """Movies listed or ranked, or one movie's attributes: one row per film (its id, title
     and year, so two films of one title stay apart), ranked by a figure of the movie."""
+    several = [
+        d for d, values in by_dimension.items() if len({v for v, no in values if not no}) > 1
+    ]
+    if several and {"both", "together", "all"} & set(r.tokens):
+        raise Unanswerable(
+            "Films of several values at once (two directors of one film, two genres together)"
+            " are beyond the built-in engine: it lists the films of each instead. Ask for"
+            " 'the films of A or B'.",
+            described,
+            [],
+        )
     per_movie = {d.per_movie: name for name, d in figures.items()}
     figure = r.ranked_figure
     measured = [m for m in metrics if m in per_movie]
@@ -290,6 +301,8 @@ def share_condition(r: Reading, catalog: Catalog) -> str | None:
         return f"{dimension_ref(r.known[-1])} is not null"
     if r.flags:
         return dimension_ref(r.flags[-1])
+    if r.calendar_filters:  # "what share of films were released in December"
+        return r.calendar_filters[-1]
     return None
 
 

@@ -35,6 +35,12 @@ FILLER = _set(
 # Words that compare named sides ("did 2003 or 2004 have more releases"): the answer gives each
 # side's figure, so they need no reading of their own.
 COMPARATIVES = _set("more fewer less higher lower bigger smaller greater better worse larger")
+# Words that ask for an amount ("how much did X make", "what did X earn"): without a figure named,
+# the question is not a count of movies, whatever else it names.
+MEASURE_WORDS = _set(
+    "much earn earned earns earning gross grossed generate generated cost costs spend spent"
+    " receive received brought"
+)
 # A question opening with these asks for the movies themselves ("which westerns are there").
 LISTING = _set("which list name show")
 # Abbreviations written for a word.
