@@ -62,6 +62,10 @@ _AGGREGATE = re.compile(
     r"\b(average|avg|mean|median|total|sum|overall|typical|rate|how many|number of|count"
     r"|combined|altogether|together|in all|aggregate)\b"
 )
+_AGGREGATE_OF_RANKED = re.compile(
+    r"\b(?:average|avg|mean|median|total|sum|combined)\b(?:\s+\w+){0,3}?\s+of\s+(?:the\s+)?"
+    r"(?:top|bottom|\d+|best|worst|highest|lowest|\w+est)\b"
+)
 _VERSUS = re.compile(r"\b(vs\.?|versus|compared (?:to|with)|compare|or|against|and)\b")
 
 
@@ -155,6 +159,8 @@ def asked(
         return Asked(Shape.MOVIE_ATTRIBUTE, "a movie is named by its title", title=True)
     if counting and not grouped:
         return Asked(Shape.FIGURE, "'how many' / a share asks for one figure")
+    if _AGGREGATE_OF_RANKED.search(text):
+        return Asked(Shape.FIGURE, "an aggregate of a ranked set ('the average of the top 10')")
     ranked_noun = _ranked_noun(text, groups)
     if (grouped and ranked_noun != "movie") or ranked_noun == "other":
         return Asked(Shape.PER_GROUP, "the question groups")

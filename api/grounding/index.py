@@ -157,13 +157,18 @@ class ValueIndex:
             heaviest = np.argpartition(-self._weights[candidates], MAX_POSTINGS_SCORED)
             candidates = candidates[heaviest[:MAX_POSTINGS_SCORED]]
         matches = []
+        extra: dict[tuple[str, str], int] = {}
         for entry in candidates.tolist():
             value = self.value(entry)
-            score = word_score(span_words, words(value))
+            value_words = words(value)
+            score = word_score(span_words, value_words)
             if score >= min_score:
                 kind = self.kind_names[self._kinds[entry]]
                 matches.append(Match(kind, value, score, int(self._weights[entry])))
-        matches.sort(key=lambda m: (-m.score, -m.weight, m.value))
+                extra[(kind, value)] = len(value_words) - len(span_words)
+        # Equally good, the value with no words beyond the span's comes first: "the summer" is
+        # "The Summer" before the better-known "The Perfect Summer".
+        matches.sort(key=lambda m: (-m.score, extra[(m.kind, m.value)] > 0, -m.weight, m.value))
         return matches[:limit]
 
     def nbytes(self) -> int:

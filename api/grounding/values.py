@@ -117,7 +117,7 @@ def build_values(run: Callable[[str], list[list]], synonyms: dict[str, dict[str,
     titles = present.get("title", set())
     for title in titles:  # "Dark Knight" names "The Dark Knight", unless a film is called that
         bare = _without_article(title)
-        if bare is not None and bare not in titles:
+        if bare is not None and " " in bare and bare not in titles:  # not "Summer" for "The Summer"
             aliases.setdefault(normalize(bare), []).append(("title", title))
     for kind, by_value in synonyms.items():
         for value, names in by_value.items():

@@ -15,6 +15,7 @@ compiles and the guard checks like any other. Requests to change data are refuse
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from api.ask.builtin import numbers
@@ -98,6 +99,9 @@ class BuiltinEngine:
         raw = [en.ABBREVIATIONS.get(w, w) for w in plain]
         reading = Reading([t for w in raw for t in w.split()])
         reading.bounds = bounds
+        reading.capitalised = frozenset(
+            normalize(w) for w in re.findall(r"[\w'-]+", question)[1:] if w[:1].isupper()
+        )
         read_calendar(reading, self.calendar)
         read_time(reading)
         read_figures(reading, self.figures)
@@ -253,6 +257,13 @@ class BuiltinEngine:
             metrics = ["movies"]
         movie_shaped = want.shape in (Shape.MOVIES, Shape.MOVIE_ATTRIBUTE)
         measured = [w for w in left if w in en.MEASURE_WORDS]
+        if r.rank_word in en.JUDGEMENTS and not r.metrics and not r.ranked_figure:
+            raise Unanswerable(
+                f"'{r.rank_word}' by what? Name the figure to judge by (rating, revenue, profit,"
+                " ROI, popularity…) or say 'the most movies'.",
+                r.described,
+                suggest(self.catalog, []),
+            )
         named_figure = r.ranked_figure or r.thresholds or r.known
         if (
             set(metrics) <= {"movies"}

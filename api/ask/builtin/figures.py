@@ -132,6 +132,7 @@ def read_order(r: Reading) -> None:
             continue
         if word in ranked:
             r.descending = word in en.DESCENDING
+            r.rank_word = word
             r.take(i, i + 1, "highest first" if r.descending else "lowest first")
             number = number_at(t, i + 1) if i + 1 < len(t) else None
             if number:

@@ -78,6 +78,8 @@ class Reading:
     years: tuple[int | None, int | None] = (None, None)
     year_set: list[int] = field(default_factory=list)
     year_at: dict[int, int] = field(default_factory=dict)  # a lone year's token → the year
+    rank_word: str | None = None  # the word of order said ("most", "best", "lowest")
+    capitalised: frozenset[str] = frozenset()  # words the question capitalises (names, titles)
     flags: list[str] = field(default_factory=list)  # yes/no dimensions said: "top billed"
     known: list[str] = field(default_factory=list)  # "in a collection": must have a value
     time_group: str | None = None

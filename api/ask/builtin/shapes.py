@@ -126,6 +126,13 @@ def movie_query(
             described,
             suggest(catalog, []),
         )
+    if figure is None and len(measured) > 1 and r.descending is not None:
+        raise Unanswerable(
+            "The question names two figures and ranks by one of them; the built-in engine"
+            " cannot tell which ranks. Ask for one figure, ranked.",
+            described,
+            [],
+        )
     if figure is None and measured:
         figure = per_movie[measured[0]]
     shown = [figures[figure].per_movie] if figure else []

@@ -42,6 +42,12 @@ def ground(r: Reading, values: Values | None) -> None:
             matches = values.lookup(" ".join(span), kinds)
             if not matches and n == 1 and en.singular(span[0]) != span[0]:
                 matches = values.lookup(en.singular(span[0]), kinds)
+            if i and t[i - 1] in ("the", "a", "an") and "title" in kinds:
+                with_article = values.lookup(f"{t[i - 1]} {' '.join(span)}", ["title"])
+                if with_article and with_article[0].score >= 99:  # "The Summer" named whole
+                    matches = with_article
+            if matches and matches[0].kind == "title" and n == 1 and span[0] not in r.capitalised:
+                matches = [m for m in matches if m.kind != "title"]  # "in the summer", not a film
             if matches:
                 best = matches[0]
                 _one_person(span, matches, r.described)

@@ -41,6 +41,9 @@ MEASURE_WORDS = _set(
     "much earn earned earns earning gross grossed generate generated cost costs spend spent"
     " receive received brought"
 )
+# Words of order that judge ("the best year for horror"): they rank by a figure the question
+# must name, never by a count of movies.
+JUDGEMENTS = _set("best worst greatest")
 # A question opening with these asks for the movies themselves ("which westerns are there").
 LISTING = _set("which list name show")
 # Abbreviations written for a word.
