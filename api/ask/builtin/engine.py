@@ -34,7 +34,14 @@ from api.ask.builtin.reading import (
     quote,
     suggest,
 )
-from api.ask.builtin.senses import decide, match_phrases, modifiers, phrases, settle_dimensions
+from api.ask.builtin.senses import (
+    decide,
+    match_phrases,
+    modifiers,
+    movie_nouns,
+    phrases,
+    settle_dimensions,
+)
 from api.ask.builtin.shapes import (
     aggregate_of_figure,
     checked,
@@ -65,6 +72,7 @@ class BuiltinEngine:
         self.catalog = catalog
         self.values = values
         self.phrases = phrases(catalog)
+        self.movie_nouns = movie_nouns(self.phrases)
         self.groups = group_words(catalog)
         # A movie's figures (budget, rating…): the dimension, and the metric that is it per movie.
         self.figures = {d.name: d for d in catalog.dimensions.values() if d.per_movie}
@@ -372,6 +380,7 @@ class BuiltinEngine:
                 by_dimension,
                 self.catalog,
                 self.figures,
+                self.movie_nouns,
             )
             return checked(Understood(query, described, None), want, self.catalog)
         for name in group_by:  # "by certification", "which directors": among the known values

@@ -22,6 +22,15 @@ from api.semantic.catalog import Catalog
 VALUES_OF = {"movie__primary_genre": "genre"}
 
 
+MOVIES = "movies"  # the metric that counts movies, the default of a question about films
+
+
+def movie_nouns(found: list[Phrase]) -> frozenset[str]:
+    """The one-word names of the count of movies, from the semantic layer ("movie", "film",
+    "flick", "title"…): the nouns a question names films with."""
+    return frozenset(p.words[0] for p in found if p.name == MOVIES and len(p.words) == 1)
+
+
 def phrases(catalog: Catalog) -> list[Phrase]:
     """Every way the catalog names a metric or a dimension, longest first."""
     found: dict[tuple[tuple[str, ...], str], Phrase] = {}
@@ -97,8 +106,8 @@ def decide(r: Reading, catalog: Catalog) -> None:
     most movies"); a metric named only by words such as "movies" counts only when no
     other metric is named."""
 
-    def is_weak(phrase: Phrase) -> bool:
-        return all(w in en.MOVIE_NOUNS for w in phrase.words)
+    def is_weak(phrase: Phrase) -> bool:  # a noun for films ("movies", "flicks", "titles")
+        return phrase.name == MOVIES and len(phrase.words) == 1
 
     metrics = [
         (p, is_weak(p))

@@ -100,6 +100,7 @@ def movie_query(
     by_dimension: dict[str, list[tuple[str, bool]]],
     catalog: Catalog,
     figures: dict[str, DimensionInfo],
+    movie_nouns: frozenset[str],
 ) -> MetricQuery:
     """Movies listed or ranked, or one movie's attributes: one row per film (its id, title
     and year, so two films of one title stay apart), ranked by a figure of the movie."""
@@ -170,7 +171,7 @@ def movie_query(
         order_by = [("-" if r.descending else "") + figures[figure].per_movie, MOVIE_TITLE]
         where.append(f"{dimension_ref(figure)} is not null")
         if limit is None:
-            limit = DEFAULT_TOP if plural_movies(r) else 1
+            limit = DEFAULT_TOP if plural_movies(r, movie_nouns) else 1
     else:
         order_by = [MOVIE_TITLE, MOVIE_YEAR]
     ranked = order_by[0].lstrip("-") in shown
@@ -240,9 +241,9 @@ def aggregate_of_figure(
     return named
 
 
-def plural_movies(r: Reading) -> bool:
+def plural_movies(r: Reading, movie_nouns: frozenset[str]) -> bool:
     """'the longest films' asks for several; 'the longest film' for one."""
-    nouns = [w for w in r.tokens if en.singular(w) in en.MOVIE_NOUNS]
+    nouns = [w for w in r.tokens if en.singular(w) in movie_nouns]
     return any(en.singular(w) != w for w in nouns)
 
 

@@ -61,8 +61,6 @@ ABBREVIATIONS = {
     "usd": "",
     "dollars": "",
     "dollar": "",
-    "flicks": "movies",
-    "flick": "movie",
     "sum": "total",
     "proportion": "share",
     "fraction": "share",
@@ -70,8 +68,6 @@ ABBREVIATIONS = {
     "percent": "share",
     "ratio": "share",
 }
-# Words that only say "movies": a metric named by them alone counts when no other is named.
-MOVIE_NOUNS = _set("movie film title picture flick")
 # An aggregation said beside a measure: "median movie budget" is the median budget.
 AGGREGATIONS = _set("average median total")
 # "share of commercial successes": the ratio whose numerator that count is.
