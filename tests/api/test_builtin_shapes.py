@@ -314,3 +314,86 @@ def test_a_surname_shared_by_directors_is_a_question_back(ask, url) -> None:
 def test_every_printed_example_and_try_chip_answers(ask, question) -> None:
     body = _ok(ask(question))
     assert body["rows"], question
+
+
+@pytest.mark.parametrize(
+    ("question", "why"),
+    [
+        ("How many flops are there?", "'flop' is not a synonym of a hit"),
+        ("What was the best year for horror?", "'best' judges by a figure the question omits"),
+        ("average rating of the top 10 movies", "an aggregate of a ranked set"),
+        ("What is the budget of the movie with the highest revenue?", "ranked by which figure?"),
+        ("Average rating of movies in the summer", "a common word is not the film 'The Summer'"),
+    ],
+)
+def test_questions_once_answered_wrongly_are_refused(ask, question, why) -> None:
+    _refused(ask(question))
+
+
+def test_how_much_without_a_figure_is_not_a_count_of_films(ask, url) -> None:
+    [[director]] = query(
+        url,
+        "select director_name from marts.dim_movies where director_name is not null"
+        " group by 1 order by count(*) desc, 1 limit 1",
+    )
+    assert "amount" in _refused(ask(f"How much did {director}'s movies make in total?"))
+
+
+def test_films_named_first_are_listed_and_a_known_figure_filters(ask, url) -> None:
+    hand = sorted(tuple(r) for r in query(
+        url, "select title, release_year from marts.dim_movies where runtime_minutes > 135"
+    ))  # fmt: skip
+    assert sorted(_films(_ok(ask("Films longer than 2.25 hours")))) == hand and hand
+    [[known]] = query(url, "select count(*) from marts.dim_movies where budget_usd is not null")
+    assert _ok(ask("How many movies have a budget?"))["rows"] == [[known]]
+
+
+def test_a_title_that_holds_a_year_is_the_title(ask, url) -> None:
+    [(title, runtime)] = query(
+        url,
+        "select title, runtime_minutes from marts.dim_movies m"
+        " where title ~ '^[A-Z][a-z]+ (19|20)[0-9][0-9]$' and runtime_minutes is not null"
+        " and (select count(*) from marts.dim_movies o where o.title = m.title) = 1"
+        " order by title limit 1",
+    )
+    body = _ok(ask(f"How long is {title}?"))
+    assert _figure(body, "average_runtime_minutes") == [runtime]
+    assert not any("TimeDimension" in w for w in body["metric_query"]["where"])
+
+
+def test_a_person_who_directs_and_acts_as_much_is_asked_back(ask, url) -> None:
+    rows = query(
+        url,
+        "with d as (select director_name as name, count(*) as directed from marts.dim_movies"
+        " group by 1), a as (select p.name, count(*) as acted from marts.fct_movie_cast c"
+        " join marts.dim_people p on p.person_id = c.person_id group by 1)"
+        " select d.name from d join a on a.name = d.name"
+        " where a.acted * 3 > d.directed and d.directed * 3 > a.acted"
+        " order by d.directed desc, 1 limit 1",
+    )
+    assert rows, "the test catalogue has a director who acts about as much"
+    message = _refused(ask(f"How many {rows[0][0]} movies are there?"))
+    assert "directed" in message and "acted" in message  # both readings named
+    assert _ok(ask(f"How many movies did {rows[0][0]} direct?"))["rows"]
+
+
+def test_a_follow_up_of_a_list_of_films_lists_films(api, url) -> None:
+    client = api(GEMINI_API_KEY="")
+    [[year]] = query(
+        url,
+        "select release_year from marts.dim_movies where release_year is not null group by 1"
+        " order by count(*) desc, 1 limit 1",
+    )
+    first = client.post("/ask-text", json={"question": f"List the movies released in {year}"})
+    cid = _ok(first)["conversation_id"]
+    follow = _ok(client.post(
+        "/ask-text",
+        json={"question": "just the top 3 by revenue", "conversation_id": cid},
+    ))  # fmt: skip
+    hand = query(
+        url,
+        "select title, release_year from marts.dim_movies where release_year = %s"
+        " and revenue_usd is not null order by revenue_usd desc, title limit 3",
+        (year,),
+    )
+    assert _films(follow) == [tuple(r) for r in hand]
