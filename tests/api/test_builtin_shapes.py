@@ -397,3 +397,22 @@ def test_a_follow_up_of_a_list_of_films_lists_films(api, url) -> None:
         (year,),
     )
     assert _films(follow) == [tuple(r) for r in hand]
+
+
+def test_a_how_many_follow_up_keeps_the_earlier_grouping(api, url) -> None:
+    client = api(GEMINI_API_KEY="")
+    cid = _ok(client.post("/ask-text", json={"question": "How many movies by genre?"}))[
+        "conversation_id"
+    ]
+    body = _ok(
+        client.post("/ask-text", json={"question": "how many in 2010?", "conversation_id": cid})
+    )
+    hand = dict(
+        query(
+            url,
+            "select b.genre_name, count(*) from marts.bridge_movie_genres b"
+            " join marts.dim_movies m on m.movie_id = b.movie_id"
+            " where m.release_year = 2010 group by 1",
+        )
+    )
+    assert {row[0]: row[1] for row in body["rows"]} == hand and hand

@@ -152,8 +152,10 @@ class BuiltinEngine:
                     continue  # the list's own keys: the follow-up lists movies again
                 if name.startswith(METRIC_TIME):
                     r.time_group = r.time_group or name
+                    r.carried = True
                 elif name not in {d for d, _ in r.dimensions}:
                     r.dimensions.append((name, None))  # carried over: no word of this question
+                    r.carried = True
         understood = self._compose(r, question)
         new = understood.query
         refiltered = {
@@ -201,6 +203,8 @@ class BuiltinEngine:
         settle_dimensions(r)
         titled = any(kind == "title" for kind, *_ in r.filters)
         want = shape_asked(r, question, titled, self.calendar, self.groups)
+        if r.carried and want.shape is Shape.FIGURE:  # "how many in 2010?" after "…by genre"
+            want = Asked(Shape.PER_GROUP, "a follow-up keeps the earlier grouping")
         if r.listing and want.shape in (Shape.ANY, Shape.MOVIES):
             want = Asked(Shape.MOVIES, "a follow-up of a list of movies")
         elif want.shape is Shape.ANY and r.ranked_figure:

@@ -94,6 +94,7 @@ class Reading:
     decades: list[int] = field(default_factory=list)  # decades named, in order
     attributes: list[str] = field(default_factory=list)  # "who directed X": what to show
     listing: bool = False  # a follow-up of a list of movies
+    carried: bool = False  # a follow-up that keeps the earlier turn's grouping
 
     def __post_init__(self) -> None:
         self.used = [False] * len(self.tokens)
