@@ -14,6 +14,7 @@ import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -143,12 +144,45 @@ def _failure_summary(args: Sequence[str], result) -> str:
     return f"dbt {args[0]} failed: {reason}"
 
 
-def transform(settings: Settings) -> None:
+@dataclass(frozen=True)
+class WarnedTest:
+    """A data test of severity `warn` that found rows (a plausibility check: the build went on)."""
+
+    name: str
+    failures: int
+
+
+def build_warnings(result) -> list[WarnedTest]:
+    """The tests of a dbt run (`run_dbt`'s result) that warned, with the rows each found."""
+    warned = [
+        WarnedTest(node.node.name, int(node.failures or 0))
+        for node in getattr(result.result, "results", None) or []
+        if str(node.status) == "warn"
+    ]
+    return sorted(warned, key=lambda warning: warning.name)
+
+
+def warning_lines(warnings: Sequence[WarnedTest]) -> list[str]:
+    """The build summary's warning block: one line per test, with the rows it found."""
+    if not warnings:
+        return []
+    tests = "test" if len(warnings) == 1 else "tests"
+    lines = [f"{len(warnings)} plausibility {tests} warned (rows kept, the build went on):"]
+    for warning in warnings:
+        rows = "row" if warning.failures == 1 else "rows"
+        lines.append(f"  {warning.name}: {warning.failures:,} {rows}")
+    return lines
+
+
+def transform(settings: Settings) -> list[WarnedTest]:
     """`dbt build` (models, tests, snapshots, seeds), `dbt docs generate`, then the check that
-    every model and column is described (the docs are the schema context of `/ask`)."""
+    every model and column is described (the docs are the schema context of `/ask`).
+
+    Returns the plausibility tests that warned: they never stop the build, and `docs generate`
+    overwrites `run_results.json`, so they are taken from the build's own result."""
     from warehouse.dbt_docs_check import undocumented
 
-    run_dbt(settings, ["build"])
+    warnings = build_warnings(run_dbt(settings, ["build"]))
     run_dbt(settings, ["docs", "generate"])
     target = settings.dbt_target_path
     problems = undocumented(target / "manifest.json", target / "catalog.json")
@@ -157,3 +191,4 @@ def transform(settings: Settings) -> None:
             f" and {len(problems) - 3} more" if len(problems) > 3 else ""
         )
         raise DbtFailed(f"undocumented in the dbt project: {shown}")
+    return warnings

@@ -35,7 +35,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from itertools import accumulate, pairwise
 
-__all__ = ["FEATURE_FAMILIES", "GENRES", "Catalogue"]
+__all__ = ["FEATURE_FAMILIES", "GENRES", "OUTLIERS", "Catalogue"]
 
 #: What a catalogue can leave unrecorded (`Catalogue(..., without=...)`), as real catalogues do:
 #: the movies still have casts, keywords, sequels and studios, TMDB just does not list them.
@@ -127,7 +127,38 @@ _LANGUAGES: dict[str, tuple[float, str, str, tuple[str, ...], float]] = {
     "sv": (0.5, "Swedish", "svenska", ("SE",), -0.4),
 }
 _LANG_CODES = list(_LANGUAGES)
+#: Names of the codes TMDB uses beyond `_LANGUAGES` (an outlier's): code -> (English, native).
+_OTHER_LANGUAGES = {"xx": ("No Language", "No Language")}
 _LANG_CUM = list(accumulate(v[0] for v in _LANGUAGES.values()))
+
+#: The films `Catalogue(..., outliers=True)` adds: oddities real catalogues hold and a
+#: plausibility range assumes away (TMDB lists films of every one of these kinds). Each is an
+#: ordinary released film but for its title and the `_Movie` fields given; `release` is a date,
+#: a `timedelta` from the catalogue's day-0 date, or None (not dated yet).
+OUTLIERS: tuple[tuple[str, dict], ...] = (
+    ("The Cure for Insomnia", {"runtime": 5_220}),  # a real 87-hour film
+    ("Logistics", {"runtime": 51_420}),  # a real 857-hour film
+    ("One Dollar Picture", {"budget": 1, "revenue": 12_000_000}),  # "1" meaning one million
+    ("Five Dollar Picture", {"budget": 5, "revenue": 0}),
+    ("Four Billion Picture", {"budget": 4_000_000_000, "revenue": 150_000_000}),  # not dollars
+    ("Fifty Billion Picture", {"budget": 20_000_000, "revenue": 50_000_000_000}),
+    ("Perfect Ten", {"vote_average": 10.0, "vote_count": 1}),
+    ("Passage de Vénus", {"release": date(1874, 12, 9), "runtime": 1, "budget": 0, "revenue": 0}),
+    ("Three Years Out", {"release": timedelta(days=3 * 365 + 1)}),
+    (
+        "Announced Picture",
+        {
+            "release": None,
+            "status": "Announced",
+            "runtime": 0,
+            "revenue": 0,
+            "vote_count": 0,
+            "vote_average": 0.0,
+        },
+    ),
+    ("Rated for Television", {"us_cert": "TV-MA"}),  # not an MPA rating
+    ("Nothing Said", {"original_language": "xx", "extra_languages": []}),  # TMDB's "no language"
+)
 
 _COUNTRY_NAMES = {
     "US": "United States of America", "GB": "United Kingdom", "CA": "Canada",
@@ -255,6 +286,13 @@ _CHANGE_KEYS = [
 ]  # fmt: skip
 _PATH_ALPHABET = string.ascii_letters + string.digits
 _EPOCH = date(1970, 1, 1)
+
+
+def _language_names(code: str) -> tuple[str, str]:
+    """A language's English and native names, as TMDB's `spoken_languages` gives them."""
+    if code in _LANGUAGES:
+        return _LANGUAGES[code][1], _LANGUAGES[code][2]
+    return _OTHER_LANGUAGES[code]
 
 
 def _sigmoid(x: float) -> float:
@@ -511,8 +549,8 @@ def _genre_cum(year: int) -> list[float]:
 class Catalogue:
     """The synthetic TMDB catalogue as of `day`, with per-day change history.
 
-    Deterministic for (seed, movies, day, today, without, language); `today` defaults to the
-    real UTC date so the server's dates line up with the wall clock, as ingestion's date
+    Deterministic for (seed, movies, day, today, without, language, outliers); `today` defaults
+    to the real UTC date so the server's dates line up with the wall clock, as ingestion's date
     arithmetic expects.
 
     `without` names feature families (`FEATURE_FAMILIES`) to leave out of every record, in
@@ -520,6 +558,12 @@ class Catalogue:
     `production_companies`. The world behind the records is the same (stars, sequels and
     studios still move revenue), only unrecorded. `language` gives every movie that
     `original_language`. Both default to off, and then the catalogue is exactly as before.
+
+    `outliers=True` adds the films of `OUTLIERS` on day 0 (ids above the others, listed in
+    `outlier_ids` by title): a runtime of days, junk and absurd money, a perfect rating from one
+    vote, a film of 1874 and one three years out, a status, a certification and a language code
+    outside the usual lists. The other films are the same as without them on day 0 (later days
+    draw their changes among all films, so they differ). Off by default.
     """
 
     def __init__(
@@ -531,6 +575,7 @@ class Catalogue:
         *,
         without: Iterable[str] = (),
         language: str | None = None,
+        outliers: bool = False,
     ):
         if movies < 1:
             raise ValueError("movies must be >= 1")
@@ -558,6 +603,7 @@ class Catalogue:
         self._removed: dict[int, set[int]] = {}
         self._pop_history: dict[int, list[tuple[int, float]]] = {}
         self._build_base()
+        self.outlier_ids: dict[str, int] = self._add_outliers() if outliers else {}
         for d in range(1, day + 1):
             self._advance(d)
 
@@ -680,12 +726,9 @@ class Catalogue:
             "revenue": m.revenue,
             "runtime": m.runtime,
             "spoken_languages": [
-                {
-                    "english_name": _LANGUAGES[code][1],
-                    "iso_639_1": code,
-                    "name": _LANGUAGES[code][2],
-                }
+                {"english_name": english, "iso_639_1": code, "name": native}
                 for code in languages
+                for english, native in [_language_names(code)]
             ],
             "status": m.status,
             "tagline": tagline,
@@ -845,6 +888,37 @@ class Catalogue:
         for movie_id, plan in zip(ids, plans, strict=True):
             self._movies[movie_id] = self._make_movie(rng, movie_id, ref, plan, born_day=0)
         self._max_id = ids[-1]
+
+    def _add_outliers(self) -> dict[str, int]:
+        """Add the films of `OUTLIERS` after the base films (so those stay as drawn): each an
+        ordinary released, non-adult film first, then given its oddity. Returns title -> id."""
+        ref = self.date_of(0)
+        added: dict[str, int] = {}
+        for k, (title, fields) in enumerate(OUTLIERS):
+            rng = random.Random(f"fake-tmdb:{self.seed}:outlier:{k}")
+            movie_id = self._max_id + 1
+            for _ in range(100):
+                m = self._make_movie(rng, movie_id, ref, _Plan(), born_day=0)
+                old_enough = m.release is not None and (ref - m.release).days > 365
+                if old_enough and not m.adult and not m.sparse:
+                    break
+            m.title = m.original_title = title
+            if "release" in fields:
+                when = fields["release"]
+                m.release = ref + when if isinstance(when, timedelta) else when
+                star = _mean_latent([self._people[i] for i in m.cast_ids[:3]], -0.3)
+                self._set_visible_state(rng, m, ref, star)
+            for name, value in fields.items():
+                if name == "release":
+                    continue
+                setattr(m, name, value)
+                if name in ("budget", "revenue"):  # what later days fill in must agree
+                    setattr(m, f"{name}_true", value)
+                    setattr(m, f"{name}_known", value > 0)
+            self._movies[movie_id] = m
+            self._max_id = movie_id
+            added[title] = movie_id
+        return added
 
     def _build_people(self, rng: random.Random, n: int) -> None:
         sizes = {
