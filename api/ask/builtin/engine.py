@@ -217,6 +217,13 @@ class BuiltinEngine:
             | {kind_dimension(f[0]) for f in r.filters}
             | set(r.flags)
         )
+        # A metric of the casts ("how many different actors appear in the casts"): the words of
+        # acting say what it counts already.
+        cast_metric = any(
+            d.startswith("cast_credit__")
+            for m in r.metrics
+            for d in self.catalog.metrics[m].dimensions
+        )
         for k, word in enumerate(r.tokens):
             if r.used[k]:
                 continue
@@ -231,7 +238,7 @@ class BuiltinEngine:
             elif titled and word in ("when", "date"):
                 r.attributes.append(f"{METRIC_TIME}__day")  # "when was Heat released"
                 r.used[k] = True
-            elif (word in en.CAST_CONTEXT and named & PERSON_DIMENSIONS) or (
+            elif (word in en.CAST_CONTEXT and (named & PERSON_DIMENSIONS or cast_metric)) or (
                 word in en.DIRECTOR_CONTEXT and "movie__director_name" in named
             ):
                 r.used[k] = True  # "actors who appear…", "directors who directed…"
