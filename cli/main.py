@@ -149,7 +149,19 @@ def fake_tmdb(
         Literal["sliding", "fixed"],
         typer.Option(help="How --rate-limit counts: in any 1 s window, or per clock second."),
     ] = "sliding",
-    fault_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of faults.")] = 0.0,
+    fault_rate: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="Share of 5xx, slow and cut-off movie responses."),
+    ] = 0.0,
+    stray_429_rate: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of requests refused with 429 (Retry-After: 1) whatever the rate, "
+            "as a CDN edge or a shared IP does.",
+        ),
+    ] = 0.0,
     latency_ms: Annotated[float, typer.Option(min=0.0, help="Added latency per request.")] = 0.0,
     day: Annotated[int, typer.Option(min=0, help="Days of changes since the base.")] = 0,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
@@ -170,6 +182,7 @@ def fake_tmdb(
             rate_limit=rate_limit,
             rate_limit_window=rate_limit_window,
             fault_rate=fault_rate,
+            stray_429_rate=stray_429_rate,
             latency_ms=latency_ms,
             day=day,
             host=host,
@@ -239,10 +252,12 @@ def ingest_reload_lake():
 @app.command("transform")
 def transform_command():
     """`dbt build` (models and every test) then `dbt docs generate`."""
-    from warehouse.dbt_runner import transform
+    from warehouse.dbt_runner import transform, warning_lines
 
-    _run(lambda: transform(get_settings()))
+    warnings = _run(lambda: transform(get_settings()))
     out.print("dbt build and docs generate finished; docs in target/ (index.html)")
+    for line in warning_lines(warnings):
+        out.print(line, highlight=False, markup=False)
 
 
 @app.command(

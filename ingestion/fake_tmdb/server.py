@@ -2,8 +2,9 @@
 
 Nothing here reaches the internet, so ingestion is developed and tested against this server.
 It serves a `Catalogue` with TMDB's real paths, response shapes, error bodies and status
-codes, and can misbehave on purpose (rate limiting, 5xx, slow answers, truncated bodies) so
-the client's retry logic is exercised over a real socket rather than mocked.
+codes, and can misbehave on purpose (rate limiting, 5xx, slow answers, truncated bodies, 429s
+that have nothing to do with the rate) so the client's retry logic is exercised over a real
+socket rather than mocked.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ FAKE_TMDB_TOKEN = "fake-tmdb-token"
 CHANGES_PAGE_SIZE = 100
 MAX_CHANGES_DAYS = 14
 SLOW_FAULT_SECONDS = 1.5
+# TMDB's documented ceiling, named in a stray 429's body when the server enforces no limit.
+TMDB_DOCUMENTED_LIMIT = 40
 JSON_TYPE = "application/json;charset=utf-8"
 
 _MOVIE_PATH = re.compile(r"^/3/movie/(\d+)$")
@@ -171,9 +174,13 @@ class _Handler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         api = path.startswith("/3/")
         authorised = api and self._authorised(fake, query)
+        # A stray 429 (a CDN edge, a shared IP) is refused before the request reaches the
+        # origin, so the rate limit's window never sees it.
+        stray = authorised and fake._draw_stray_429()
         # Counted on arrival, before the simulated latency: the window sees requests when
         # they reach the server, not when a sleeping thread happens to wake up.
-        wait = fake._limit.admit() if authorised and fake._limit is not None else None
+        limited = authorised and not stray and fake._limit is not None
+        wait = fake._limit.admit() if limited else None
         if fake.latency_ms > 0:
             time.sleep(fake.latency_ms / 1000.0)
         try:
@@ -184,14 +191,12 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _HttpError(404, NOT_FOUND)
             if not authorised:
                 raise _HttpError(401, INVALID_KEY)
+            if stray:
+                self._send_rate_limited(fake, 1.0)
+                return
             if wait is not None:
                 fake._count("rate_limited")
-                limit = fake._limit.limit
-                body = _error(25, f"Your request count (#) is over the allowed limit of ({limit}).")
-                # HTTP's Retry-After is whole seconds: the wait until the window has room,
-                # rounded up, as real servers send it.
-                retry_after = str(max(1, math.ceil(wait)))
-                self._send_json(429, body, headers={"Retry-After": retry_after})
+                self._send_rate_limited(fake, wait)
                 return
             fault = fake._draw_fault() if path.startswith("/3/movie/") else None
             if fault == "error":
@@ -248,6 +253,13 @@ class _Handler(BaseHTTPRequestHandler):
         payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
         self._send_bytes(status, payload, JSON_TYPE, headers)
 
+    def _send_rate_limited(self, fake: FakeTmdbServer, wait: float) -> None:
+        """TMDB's 429: its error body, and `Retry-After` in whole seconds (the wait rounded up,
+        as real servers send it)."""
+        limit = fake._limit.limit if fake._limit is not None else TMDB_DOCUMENTED_LIMIT
+        body = _error(25, f"Your request count (#) is over the allowed limit of ({limit}).")
+        self._send_json(429, body, headers={"Retry-After": str(max(1, math.ceil(wait)))})
+
     def _send_server_error(self, fake: FakeTmdbServer) -> None:
         status = fake._fault_choice((500, 502, 503, 504))
         if status == 502:
@@ -301,10 +313,14 @@ class FakeTmdbServer:
     """An in-process TMDB v3 server over a `Catalogue`, runnable in a background thread.
 
     `rate_limit` (requests/s over `rate_limit_window`: "sliding", the strict kind, or
-    "fixed" one-second buckets) and `fault_rate` (share of `/3/movie/...` requests that fail:
-    5xx, 1.5 s stall or truncated body, equally often) make the client's retry, backoff and
-    throttling paths testable against real sockets. `clock` (monotonic seconds) drives the
-    rate limit's windows; tests inject one to step time instead of sleeping.
+    "fixed" one-second buckets), `fault_rate` (share of `/3/movie/...` requests that fail:
+    5xx, 1.5 s stall or truncated body, equally often) and `stray_429_rate` (share of API
+    requests refused with 429 and `Retry-After: 1` whatever the rate, as a CDN edge or a
+    shared IP does; never counted by the rate limit's window) make the client's retry, backoff
+    and throttling paths testable against real sockets. Faults and stray 429s are drawn from
+    RNGs seeded by `fault_seed`, so a run is the same for a seed (given the same requests in
+    the same order). `clock` (monotonic seconds) drives the rate limit's windows; tests inject
+    one to step time instead of sleeping.
     """
 
     def __init__(
@@ -319,9 +335,12 @@ class FakeTmdbServer:
         fault_seed: int | str = "fake-tmdb-faults",
         rate_limit_window: str = "sliding",
         clock: Callable[[], float] = time.monotonic,
+        stray_429_rate: float = 0.0,
     ):
         if not 0.0 <= fault_rate <= 1.0:
             raise ValueError("fault_rate must be within [0, 1]")
+        if not 0.0 <= stray_429_rate <= 1.0:
+            raise ValueError("stray_429_rate must be within [0, 1]")
         if rate_limit is not None and rate_limit <= 0:
             raise ValueError("rate_limit must be positive")
         self.catalogue = catalogue
@@ -329,15 +348,18 @@ class FakeTmdbServer:
         self.rate_limit = rate_limit
         self.rate_limit_window = rate_limit_window
         self.fault_rate = fault_rate
+        self.stray_429_rate = stray_429_rate
         self.latency_ms = latency_ms
         self.api_key = api_key
         self.requests_total = 0
         self.in_flight = 0
         self.peak_in_flight = 0
-        self.rate_limited = 0
+        self.rate_limited = 0  # refused by the rate limit's window
+        self.stray_429s = 0  # refused whatever the rate
         self.faults_injected: Counter[str] = Counter()
         self._limit = window_limit(rate_limit, rate_limit_window, clock) if rate_limit else None
         self._fault_rng = random.Random(f"faults:{fault_seed}")
+        self._stray_rng = random.Random(f"stray-429:{fault_seed}")
         self._lock = threading.Lock()
         self._exports: dict[int, bytes] = {}
         self._httpd = _Server((host, port), _Handler)
@@ -402,6 +424,16 @@ class FakeTmdbServer:
             kind = self._fault_rng.choice(("error", "slow", "truncate"))
             self.faults_injected[kind] += 1
             return kind
+
+    def _draw_stray_429(self) -> bool:
+        """Whether to refuse this request whatever the rate (seeded, so a run repeats)."""
+        if self.stray_429_rate <= 0:
+            return False
+        with self._lock:
+            if self._stray_rng.random() >= self.stray_429_rate:
+                return False
+            self.stray_429s += 1
+            return True
 
     def _fault_choice(self, options: tuple):
         with self._lock:
@@ -485,13 +517,18 @@ def serve(
     day: int = 0,
     host: str = "127.0.0.1",
     rate_limit_window: str = "sliding",
+    stray_429_rate: float = 0.0,
 ) -> None:
-    """Build a catalogue and serve it until Ctrl-C (the `tmdb fake-tmdb` command)."""
+    """Build a catalogue and serve it until Ctrl-C (the `tmdb fake-tmdb` command).
+
+    `seed` drives the catalogue, the faults and the stray 429s alike: one seed, one run.
+    """
     started = time.monotonic()
     catalogue = Catalogue(seed=seed, movies=movies, day=day)
     server = FakeTmdbServer(
         catalogue, host=host, port=port, rate_limit=rate_limit,
         rate_limit_window=rate_limit_window, fault_rate=fault_rate, latency_ms=latency_ms,
+        stray_429_rate=stray_429_rate, fault_seed=seed,
     )  # fmt: skip
     log.info(
         "fake TMDB serving %d movies (seed=%d, day=%d, today=%s) at %s/3 with token %r "

@@ -7,9 +7,9 @@ it returns None, because a movie that disappeared is data (it gets marked delete
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
+import math
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -86,8 +86,10 @@ class TmdbClient:
 
     Every request takes its turn from `limiter` (built from `rate_limit_rps` unless one is
     given, e.g. shared by several clients so that they keep one pace between them) and reports
-    how it was answered, so a 429 slows all of them down. `transport` replaces the network
-    (httpx's `MockTransport`), for simulations in virtual time.
+    how it was answered, so that a 429 from a limit slows all of them down, while a stray one
+    only sends that request again after its `Retry-After`. Waits before a retry (`Retry-After`,
+    backoff) are taken on the limiter's clock. `transport` replaces the network (httpx's
+    `MockTransport`), for simulations in virtual time.
     """
 
     def __init__(
@@ -142,8 +144,9 @@ class TmdbClient:
         connect_failures = 0
         rate_limited = 0
         last_error = ""
+        retry_at = -math.inf
         while True:
-            sent_at = await self.limiter.acquire()
+            sent_at = await self.limiter.acquire(not_before=retry_at)
             self.stats.requests += 1
             if self.stats.first_request_at is None:
                 self.stats.first_request_at = monotonic()
@@ -182,8 +185,9 @@ class TmdbClient:
                         raise TmdbRequestFailed(
                             f"still rate limited after {rate_limited} waits: {url}"
                         )
-                    # The limiter holds every request back for Retry-After, this one included.
-                    self.limiter.refused(sent_at, _retry_after_seconds(response))
+                    # This request waits Retry-After; the limiter holds every other one back
+                    # too if the refusal shows a limit rather than noise.
+                    retry_at = self.limiter.refused(sent_at, _retry_after_seconds(response))
                     self.stats.retried += 1
                     continue
                 elif status >= 500:
@@ -199,7 +203,7 @@ class TmdbClient:
                 )
             self.stats.retried += 1
             logger.debug("retrying %s after %s", path, last_error)
-            await asyncio.sleep(_backoff(failures))
+            retry_at = self.limiter.clock() + _backoff(failures)
 
     async def movie_details(self, movie_id: int) -> dict[str, Any] | None:
         """Details with credits, keywords and release dates, stamped with `_fetched_at`."""

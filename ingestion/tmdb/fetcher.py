@@ -3,6 +3,12 @@ chunks: the network never waits for the lake or the warehouse, so a rate limit i
 
 Chunks are handed over whole (all ids answered) so that each one can be landed, and checkpointed,
 as a unit. At most `prefetch_chunks` finished chunks wait for the caller, which bounds memory.
+
+A request waiting to be sent again (a stray 429's `Retry-After`, a backoff after a 5xx) keeps its
+worker but holds no connection, so there are `WORKERS_PER_CONNECTION` workers per connection
+(`max_concurrency` stays the client's connection limit): the connections stay busy meanwhile.
+With one worker per connection, a backfill through 5% stray 429s and 5% faults ran at 0.47 of
+its fault-free pace (bench/ingest_throughput.py); with three, at 0.63.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Any
 from ingestion.tmdb.client import TmdbClient
 
 _DONE = object()
+WORKERS_PER_CONNECTION = 3
 
 
 @dataclass
@@ -80,11 +87,10 @@ class DetailFetcher:
         return False
 
     async def _run(self) -> None:
-        work: asyncio.Queue[tuple[ChunkResult, int] | None] = asyncio.Queue(
-            maxsize=self._max_concurrency * 2
-        )
+        workers = self._max_concurrency * WORKERS_PER_CONNECTION
+        work: asyncio.Queue[tuple[ChunkResult, int] | None] = asyncio.Queue(maxsize=workers)
         async with self._client_factory() as client, asyncio.TaskGroup() as group:
-            for _ in range(self._max_concurrency):
+            for _ in range(workers):
                 group.create_task(self._worker(client, work))
             for index, ids in self._chunks:
                 if not await self._wait_for_slot():
@@ -92,7 +98,7 @@ class DetailFetcher:
                 result = ChunkResult(index=index, pending=len(ids))
                 for movie_id in ids:
                     await work.put((result, movie_id))
-            for _ in range(self._max_concurrency):
+            for _ in range(workers):
                 await work.put(None)
 
     async def _worker(self, client: TmdbClient, work: asyncio.Queue) -> None:

@@ -274,6 +274,52 @@ def test_unknown_rate_limit_window_is_refused(cat: Catalogue) -> None:
         FakeTmdbServer(cat, rate_limit=5, rate_limit_window="token-bucket")
 
 
+def _stray_statuses(srv: FakeTmdbServer, movie_id: int, requests: int) -> list[int]:
+    with httpx.Client(base_url=srv.url, headers=AUTH, timeout=10) as c:
+        statuses = []
+        for _ in range(requests):
+            response = c.get(f"/3/movie/{movie_id}")
+            statuses.append(response.status_code)
+            if response.status_code == 429:
+                assert response.headers["retry-after"] == "1"
+                body = response.json()
+                assert body["success"] is False and body["status_code"] == 25
+                assert "over the allowed limit" in body["status_message"]
+    return statuses
+
+
+def test_stray_429s_come_at_the_asked_share_whatever_the_rate(cat: Catalogue) -> None:
+    """429s unrelated to the rate (a CDN edge, a shared IP), Retry-After 1, TMDB's body; drawn
+    from a seeded RNG, so the same seed refuses the same requests."""
+    movie_id = cat.movie_ids()[0]
+    with FakeTmdbServer(cat, stray_429_rate=0.05, fault_seed=11) as srv:
+        statuses = _stray_statuses(srv, movie_id, 2000)
+        refused = statuses.count(429)
+        assert 0.035 * 2000 <= refused <= 0.065 * 2000
+        assert set(statuses) == {200, 429}
+        assert srv.stray_429s == refused and srv.rate_limited == 0
+    with FakeTmdbServer(cat, stray_429_rate=0.05, fault_seed=11) as again:
+        assert _stray_statuses(again, movie_id, 2000) == statuses
+    with FakeTmdbServer(cat, stray_429_rate=0.05, fault_seed=12) as other:
+        assert _stray_statuses(other, movie_id, 2000) != statuses
+
+
+def test_stray_429s_are_not_counted_by_the_rate_limit(cat: Catalogue) -> None:
+    """Refused before the rate limit's window sees them: at one instant, a limit of 5 still
+    admits exactly 5, however many strays came in between; exports are never refused."""
+    clock = _Clock()
+    with (
+        FakeTmdbServer(cat, rate_limit=5, stray_429_rate=0.5, fault_seed=3, clock=clock) as srv,
+        httpx.Client(base_url=srv.url, headers=AUTH, timeout=10) as c,
+    ):
+        statuses = [c.get("/3/genre/movie/list").status_code for _ in range(40)]
+        assert statuses.count(200) == 5
+        assert srv.stray_429s > 10 and srv.stray_429s + srv.rate_limited == 35
+        assert c.get(_export_path(cat.date_of(0))).status_code == 200
+    with pytest.raises(ValueError, match="stray_429_rate"):
+        FakeTmdbServer(cat, stray_429_rate=1.5)
+
+
 def _attempt(url: str, path: str) -> tuple[str, float]:
     started = time.perf_counter()
     try:
@@ -387,6 +433,26 @@ def test_fake_tmdb_command_takes_the_rate_limit_window() -> None:
             assert c.get("/3/genre/movie/list").status_code == 200
             refused = c.get("/3/genre/movie/list")
         assert refused.status_code == 429 and refused.headers["retry-after"] == "2"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+
+
+def test_fake_tmdb_command_takes_the_stray_429_rate() -> None:
+    """`tmdb fake-tmdb --stray-429-rate`: a share of API requests refused whatever the rate."""
+    repo = Path(__file__).resolve().parents[2]
+    port = free_port()
+    command = [sys.executable, "-m", "cli.main", "fake-tmdb", "--movies", "20", "--day", "1"]
+    proc = subprocess.Popen(
+        [*command, "--port", str(port), "--stray-429-rate", "1"],
+        cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for_port(port)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=AUTH, timeout=10) as c:
+            refused = c.get("/3/genre/movie/list")
+            assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
+            assert c.get("/3/movie/changes").status_code == 429
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=10)
