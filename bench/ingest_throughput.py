@@ -16,14 +16,14 @@ Figures, each with its baseline measured in the same run:
 4. 429s that have nothing to do with the rate (a CDN edge, a shared IP: the server's
    `--stray-429-rate`, each with `Retry-After: 1`), with `TMDB_RATE_LIMIT_RPS=300` and no
    server limit: detail answers/s of a backfill of `--noise-movies` films, as a ratio of the
-   same backfill without faults, run just before it. Goals: 1% stray 429s >= 0.8; 10% faults
+   same backfill without faults, run first. Goals: 1% stray 429s >= 0.8; 10% faults
    (5% stray 429s and 5% of the server's `--fault-rate` faults: 5xx, cut-off bodies and 1.5 s
    stalls alike) >= 0.5. And a strict 40/s limit (client 40) over the same number of films:
    >= 0.9 of the limit with at most 10 429s.
 
 Run: .venv/bin/python -m bench.ingest_throughput [--movies 3000] [--limited-movies 400]
      [--mismatch-movies 1600] [--noise-movies 3000] [--only-limits] [--only-noise]
-Not part of `make test`: it takes about ten minutes.
+Not part of `make test`: it takes about twelve minutes.
 """
 
 from __future__ import annotations

@@ -433,7 +433,7 @@ def test_stray_429s_below_the_limit_keep_the_pace(
 def test_stray_429s_cost_a_latency_bound_backfill_little() -> None:
     """TMDB_RATE_LIMIT_RPS=300 (pace 288) but 16 connections with 70 ms answers allow ~230/s;
     48 workers share them, so a request waiting its Retry-After holds no connection. The
-    previous limiter took every refusal for a limit, and ended near 0.5 requests/s."""
+    previous limiter took every refusal for a limit, and fell to about 1 request/s or less."""
     options = {"client_rps": 300, "latency": 0.07, "workers": 48}
     baseline = backfill(3000, **options).movies_per_second()
     ratios = {}
