@@ -230,8 +230,18 @@ def limited_backfill(
     """One backfill against a server enforcing `server_rps` over `window`."""
     name = f"bench_{window}_{server_rps:g}_{client_rps:g}"
     process, base = start_server(movies, latency_ms, server_rps, window)
+    summary, answers, landed = _backfill(process, base, pg_url, workdir, name, client_rps)
+    return LimitedCase(
+        window, server_rps, client_rps, movies, answers.rate(),
+        summary.stats.rate_limited, landed, summary.ids_selected,
+    )  # fmt: skip
+
+
+def _backfill(process, base: str, pg_url: str, workdir: Path, db: str, client_rps: float):
+    """One backfill of a fresh database from the started server `process` (stopped after):
+    the run's summary, its answer clock and how many films landed in `raw_tmdb`."""
     try:
-        settings = configure(base, workdir / name, fresh_database(pg_url, name), client_rps)
+        settings = configure(base, workdir / db, fresh_database(pg_url, db), client_rps)
         answers = AnswerClock()
         summary = run_bulk(settings, progress=answers)
         conn = psycopg2.connect(settings.database_url.get_secret_value())
@@ -242,10 +252,7 @@ def limited_backfill(
     finally:
         process.terminate()
         process.wait()
-    return LimitedCase(
-        window, server_rps, client_rps, movies, answers.rate(),
-        summary.stats.rate_limited, landed, summary.ids_selected,
-    )  # fmt: skip
+    return summary, answers, landed
 
 
 @dataclass
@@ -282,18 +289,7 @@ def noise_backfill(
     process, base = start_server(
         movies, latency_ms, server_rps, stray_429_rate=stray_429_rate, fault_rate=fault_rate
     )
-    try:
-        settings = configure(base, workdir / db, fresh_database(pg_url, db), client_rps)
-        answers = AnswerClock()
-        summary = run_bulk(settings, progress=answers)
-        conn = psycopg2.connect(settings.database_url.get_secret_value())
-        with conn.cursor() as cur:
-            cur.execute("select count(*) from raw_tmdb.movies")
-            landed = cur.fetchone()[0]
-        conn.close()
-    finally:
-        process.terminate()
-        process.wait()
+    summary, answers, landed = _backfill(process, base, pg_url, workdir, db, client_rps)
     seconds = (answers.last or 0.0) - (answers.first or 0.0)
     return NoiseCase(
         name, stray_429_rate, fault_rate, server_rps, client_rps, movies, answers.rate(),

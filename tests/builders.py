@@ -102,11 +102,11 @@ def drop_database(server_url: str, name: str) -> None:
 
 
 @contextmanager
-def built_warehouse_env(
+def loaded_warehouse_env(
     pg_socket_url: str, folder: Path, catalogue: Catalogue
 ) -> Iterator[tuple[str, pytest.MonkeyPatch]]:
-    """A fresh database loaded from `catalogue` (bulk, day 0) and built by `transform`, with
-    the environment pointing at it while the context is open; dropped afterwards."""
+    """A fresh database loaded from `catalogue` (bulk, day 0), not yet built, with the
+    environment pointing at it while the context is open; dropped afterwards."""
     name, url = create_database(pg_socket_url)
     try:
         with FakeTmdbServer(catalogue) as server, pytest.MonkeyPatch.context() as mp:
@@ -124,11 +124,21 @@ def built_warehouse_env(
             mp.chdir(folder)
             reset_settings_cache()
             run_bulk(Settings(), export_date=catalogue.date_of(0))
-            transform(Settings())
+            reset_settings_cache()
             yield url, mp
     finally:
         reset_settings_cache()
         drop_database(pg_socket_url, name)
+
+
+@contextmanager
+def built_warehouse_env(
+    pg_socket_url: str, folder: Path, catalogue: Catalogue
+) -> Iterator[tuple[str, pytest.MonkeyPatch]]:
+    """`loaded_warehouse_env`, built by `transform`."""
+    with loaded_warehouse_env(pg_socket_url, folder, catalogue) as (url, mp):
+        transform(Settings())
+        yield url, mp
 
 
 @contextmanager

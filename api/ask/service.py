@@ -175,19 +175,21 @@ class AskService:
             self._builtin = (catalog, values, BuiltinEngine(catalog, values))
         return self._builtin[2]
 
-    def asked_shape(self, question: str) -> Asked:
-        """The shape `question` asks for (`api.ask.shape`), told what the built-in engine's
-        grounding finds: how many values the question names per dimension, and whether one is
-        a movie's title. Grounding only sharpens the shape: when it fails, the words alone
-        decide. Without a semantic manifest nothing is checked (any shape)."""
+    def for_prompt(self, question: str) -> tuple[list[str], Asked]:
+        """The values `question` names, as the marts spell them, and the shape it asks for
+        (`api.ask.shape`), from one reading by the built-in engine: how many values it names
+        per dimension, and whether one is a movie's title. Grounding helps and sharpens; it
+        never stops a question: when it fails, the words alone decide the shape. Without a
+        semantic manifest nothing is checked (any shape)."""
         catalog = self._catalog()
         if catalog is None:
-            return Asked(Shape.ANY, "")
+            return [], Asked(Shape.ANY, "")
         try:
-            return self.builtin().asked_shape(question)
-        except Exception as exc:  # the shape is still read from the words
-            logger.warning("the question's values were not counted for its shape: %s", exc)
-            return asked(question, {}, False, group_words(catalog))
+            mentions, want = self.builtin().for_prompt(question)
+        except Exception as exc:
+            logger.warning("the question's values were not grounded: %s", exc)
+            return [], asked(question, {}, False, group_words(catalog))
+        return (mentions if self.grounder is not None else []), want
 
     def ask(
         self,
@@ -348,8 +350,7 @@ class AskService:
         system = SQL_SYSTEM.format(schema=context.prompt_text(), metrics=metrics)
         feedback: list[str] = []
         last: AskFailed | None = None
-        grounded = self._grounded(question)
-        want = self.asked_shape(question)
+        grounded, want = self.for_prompt(question)
         # Failures and mis-shaped drafts are counted apart: MAX_ATTEMPTS of the first, and a
         # mis-shaped draft gets exactly one correction (MAX_MISSHAPED - 1).
         attempt = failures = misshaped = 0
@@ -418,7 +419,7 @@ class AskService:
                 ) from None
             if want is not None:
                 try:
-                    check(query, want, self._catalog())
+                    check(query, want)
                 except ShapeMismatch as exc:
                     raise _misshaped(
                         f"Your metric query {shown} has the wrong shape", exc, want
@@ -463,14 +464,6 @@ class AskService:
                 f" {len(result.rows)}{'+' if result.truncated else ''} rows.",
                 want,
             )
-
-    def _grounded(self, question: str) -> list[str]:
-        """The values the question names, as the marts spell them, for the prompt."""
-        try:
-            return self.builtin().mentions(question) if self.grounder is not None else []
-        except Exception as exc:  # grounding helps Gemini; it never stops a question
-            logger.warning("the question's values were not grounded: %s", exc)
-            return []
 
     @staticmethod
     def _sql_prompt(

@@ -48,8 +48,9 @@ _SUPERLATIVE = re.compile(
     r"\b(most|least|highest|lowest|best|worst|biggest|smallest|largest|longest|shortest"
     r"|cheapest|priciest|top|bottom|greatest|fewest|\w+est)\b"
 )
+_ASKING = r"(?:list|name|show|give|which|what)"  # words that ask for the things themselves
 _MOVIES_ASKED = re.compile(
-    rf"\b(?:list|name|show|give|which|what|top|the \d+|the (?:one|two|three|four|five|six|seven"
+    rf"\b(?:{_ASKING}|top|the \d+|the (?:one|two|three|four|five|six|seven"
     rf"|eight|nine|ten|twenty)|\d+)\b(?:\s+\S+){{0,4}}?\s+{_MOVIE}\b"
     rf"|\b{_MOVIE}\s+(?:that|which|with|released|directed|made|starring|rated|costing|cost"
     rf"|running|where|whose|from|in|of|by|over|under|above|below|longer|shorter|grossing"
@@ -57,7 +58,7 @@ _MOVIES_ASKED = re.compile(
     rf"|'s\s+(?:\w+\s+){{0,2}}{_MOVIE}\b"
     rf"|^(?:the\s+|all\s+)?(?:\w+\s+)?{_MOVIE}\b"  # "Films longer than…", "Horror movies from…"
 )
-_LIST_CUE = re.compile(rf"^\s*(?:list|name|show|give|which|what)\b(?:\s+\S+){{0,3}}?\s+{_MOVIE}\b")
+_LIST_CUE = re.compile(rf"^\s*{_ASKING}\b(?:\s+\S+){{0,3}}?\s+{_MOVIE}\b")
 _AGGREGATE = re.compile(
     r"\b(average|avg|mean|median|total|sum|overall|typical|rate|how many|number of|count"
     r"|combined|altogether|together|in all|aggregate)\b"
@@ -76,7 +77,6 @@ class Asked:
     shape: Shape
     why: str
     named: tuple[str, ...] = ()  # dimensions with two or more values named: one figure each
-    title: bool = False  # a movie's title is named
 
 
 def group_words(catalog: Catalog) -> frozenset[str]:
@@ -156,7 +156,7 @@ def asked(
     if several and _VERSUS.search(text) and not _LIST_CUE.search(text):
         return Asked(Shape.PER_NAMED, "two or more values are named side by side", several)
     if title and not (_GROUPING.search(text) or _cued_group(text, groups, _SPLIT_CUE)):
-        return Asked(Shape.MOVIE_ATTRIBUTE, "a movie is named by its title", title=True)
+        return Asked(Shape.MOVIE_ATTRIBUTE, "a movie is named by its title")
     if counting and not grouped:
         return Asked(Shape.FIGURE, "'how many' / a share asks for one figure")
     if _AGGREGATE_OF_RANKED.search(text):
@@ -223,12 +223,12 @@ def _ranked_noun(text: str, groups: frozenset[str] = frozenset()) -> str | None:
     return None
 
 
-def check(query: MetricQuery, want: Asked, catalog: Catalog | None = None) -> None:
+def check(query: MetricQuery, want: Asked) -> None:
     """Raise `ShapeMismatch` when the query's rows would not have the asked shape."""
-    grouped = [g for g in query.group_by]
+    grouped = list(query.group_by)
     by_movie = MOVIE in grouped
     single = _single_valued(query)
-    splitting = [g for g in grouped if catalog_dimension(g) not in single and g != MOVIE]
+    splitting = [g for g in grouped if Catalog.dimension_of(g) not in single and g != MOVIE]
     shape = want.shape
     if shape is Shape.ANY:
         return
@@ -257,7 +257,7 @@ def check(query: MetricQuery, want: Asked, catalog: Catalog | None = None) -> No
         raise ShapeMismatch(f"The question asks for {shape}, not a list of movies.")
     if shape is Shape.PER_NAMED:
         required = _multi_valued(query) or set(want.named)
-        missing = [d for d in required if not any(catalog_dimension(g) == d for g in grouped)]
+        missing = [d for d in required if not any(Catalog.dimension_of(g) == d for g in grouped)]
         if missing:
             raise ShapeMismatch(
                 f"The question asks for {shape}, but the query does not keep"
@@ -266,11 +266,6 @@ def check(query: MetricQuery, want: Asked, catalog: Catalog | None = None) -> No
         return
     if not grouped:
         raise ShapeMismatch(f"The question asks for {shape}, but the query returns one figure.")
-
-
-def catalog_dimension(group_by: str) -> str:
-    """`metric_time__year` → `metric_time`; other names unchanged."""
-    return Catalog.dimension_of(group_by)
 
 
 _EQUALS = re.compile(r"^\s*\{\{\s*(?:Time)?Dimension\(\s*'([a-z0-9_]+)'[^}]*\}\}\s*=\s*[^=<>]+$")

@@ -66,3 +66,16 @@ def sql_then_text(*sqls: str, answer: str = "Here is what the data says.", chart
         return answer
 
     return respond
+
+
+def drafts_then_text(*drafts: dict, answer: str = "Here is what the data says."):
+    """A responder: JSON requests get the scripted drafts in turn (the last one repeated), text
+    requests `answer`."""
+    queue = list(drafts)
+
+    def respond(request: dict):
+        if FakeGemini.wants_json(request):
+            return queue.pop(0) if len(queue) > 1 else queue[0]
+        return answer
+
+    return respond

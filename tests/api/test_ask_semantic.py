@@ -3,25 +3,14 @@ a metric query the manifest does not allow goes back to the model, never runs.""
 
 from __future__ import annotations
 
+from tests.api.conftest import drafts_then_text
 from tests.conftest import query
-from tests.fake_gemini import FakeGemini
 from tests.shared_fixtures import ApiWarehouse
-
-
-def _drafts(*drafts: dict, answer: str = "Here is what the data says."):
-    queue = list(drafts)
-
-    def respond(request: dict):
-        if FakeGemini.wants_json(request):
-            return queue.pop(0) if len(queue) > 1 else queue[0]
-        return answer
-
-    return respond
 
 
 def test_a_metric_question_takes_the_semantic_route(api, gemini, api_warehouse: ApiWarehouse):
     gemini.respond_with(
-        _drafts(
+        drafts_then_text(
             {
                 "metric_query": {"metrics": ["success_rate"], "group_by": ["metric_time__year"]},
                 "chart": {"type": "line", "x": "metric_time__year", "y": "success_rate"},
@@ -59,7 +48,9 @@ def test_a_non_metric_question_takes_the_sql_route(api, gemini):
         "select title, length(title) as title_length from marts.dim_movies"
         " order by title_length desc, title limit 5"
     )
-    gemini.respond_with(_drafts({"sql": sql, "chart": None, "reasoning": "no metric fits"}))
+    gemini.respond_with(
+        drafts_then_text({"sql": sql, "chart": None, "reasoning": "no metric fits"})
+    )
     response = api().post("/ask", json={"question": "Which movies have the longest titles?"})
     assert response.status_code == 200, response.text
     body = response.json()
@@ -76,7 +67,7 @@ def test_a_refused_metric_query_goes_back_for_a_correction(api, gemini):
         }
     }
     fixed = {"metric_query": {"metrics": ["movies"], "group_by": ["genre__genre_name"]}}
-    gemini.respond_with(_drafts(hostile, fixed))
+    gemini.respond_with(drafts_then_text(hostile, fixed))
     response = api().post("/ask", json={"question": "How many movies per genre?"})
     assert response.status_code == 200, response.text
     body = response.json()
@@ -117,7 +108,7 @@ def test_geminis_prompt_lists_the_values_the_question_names(api, gemini, api_war
     longest = max(director.split(), key=len)
     misspelt = director.replace(longest, longest[:2] + longest[3:]).lower()
     gemini.respond_with(
-        _drafts({"metric_query": {"metrics": ["movies"]}, "chart": None, "reasoning": "r"})
+        drafts_then_text({"metric_query": {"metrics": ["movies"]}, "chart": None, "reasoning": "r"})
     )
     response = api().post("/ask", json={"question": f"How many movies did {misspelt} direct?"})
     assert response.status_code == 200, response.text

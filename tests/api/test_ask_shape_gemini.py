@@ -5,24 +5,13 @@ against the local Gemini-compatible server."""
 
 from __future__ import annotations
 
+from tests.api.conftest import drafts_then_text
 from tests.conftest import query
 from tests.fake_gemini import FakeGemini
 from tests.shared_fixtures import ApiWarehouse
 
 MOVIES = "movies listed or ranked, one row per film"
 FIGURE = "one figure"
-
-
-def _drafts(*drafts: dict, answer: str = "Here is what the data says."):
-    """JSON requests get the drafts in turn (the last one repeated), text requests `answer`."""
-    queue = list(drafts)
-
-    def respond(request: dict):
-        if FakeGemini.wants_json(request):
-            return queue.pop(0) if len(queue) > 1 else queue[0]
-        return answer
-
-    return respond
 
 
 def _draft_prompts(gemini: FakeGemini) -> list[str]:
@@ -33,7 +22,7 @@ def _draft_prompts(gemini: FakeGemini) -> list[str]:
 def test_a_mis_shaped_metric_query_is_corrected_once(api, gemini, api_warehouse: ApiWarehouse):
     per_director = {"metrics": ["movies"], "group_by": ["movie__director_name"]}
     gemini.respond_with(
-        _drafts(
+        drafts_then_text(
             {"metric_query": per_director, "chart": None, "reasoning": "a list"},
             {"metric_query": {"metrics": ["directors"]}, "chart": None, "reasoning": "a count"},
         )
@@ -65,7 +54,7 @@ def test_a_draft_that_stays_mis_shaped_is_refused_not_shown(api, gemini):
         "chart": None,
         "reasoning": "the best certification",
     }
-    gemini.respond_with(_drafts(by_certification))
+    gemini.respond_with(drafts_then_text(by_certification))
     response = api().post("/ask", json={"question": "What is the highest rated movie of 2015?"})
     assert response.status_code == 422, response.text
     body = response.json()
@@ -86,7 +75,9 @@ def test_a_draft_of_the_asked_shape_passes_first_time(api, gemini, api_warehouse
         "order_by": ["-median_roi"],
         "limit": 10,
     }
-    gemini.respond_with(_drafts({"metric_query": top_roi, "chart": None, "reasoning": "r"}))
+    gemini.respond_with(
+        drafts_then_text({"metric_query": top_roi, "chart": None, "reasoning": "r"})
+    )
     question = "Which 10 movies had the highest return on investment?"
     response = api().post("/ask", json={"question": question})
     assert response.status_code == 200, response.text
@@ -115,7 +106,7 @@ def test_a_draft_of_the_asked_shape_passes_first_time(api, gemini, api_warehouse
 
 def test_the_first_prompt_states_the_asked_shape(api, gemini):
     gemini.respond_with(
-        _drafts(
+        drafts_then_text(
             {
                 "metric_query": {
                     "metrics": ["average_rating"],
@@ -144,7 +135,7 @@ def test_sql_of_many_rows_for_one_figure_is_corrected(api, gemini, api_warehouse
     listing = "select director_name from marts.dim_movies group by director_name"
     count = "select count(distinct director_name) as directors from marts.dim_movies"
     gemini.respond_with(
-        _drafts({"sql": listing, "chart": None, "reasoning": "a list"}, {"sql": count})
+        drafts_then_text({"sql": listing, "chart": None, "reasoning": "a list"}, {"sql": count})
     )
     response = api().post("/ask", json={"question": "How many directors are there?"})
     assert response.status_code == 200, response.text
@@ -156,7 +147,9 @@ def test_sql_of_many_rows_for_one_figure_is_corrected(api, gemini, api_warehouse
 
 def test_sql_adding_films_up_for_a_list_of_films_is_refused(api, gemini):
     gemini.respond_with(
-        _drafts({"sql": "select max(roi) as best_roi from marts.dim_movies", "chart": None})
+        drafts_then_text(
+            {"sql": "select max(roi) as best_roi from marts.dim_movies", "chart": None}
+        )
     )
     response = api().post("/ask", json={"question": "Which movies had the best ROI?"})
     assert response.status_code == 422, response.text
@@ -169,7 +162,7 @@ def test_a_mis_shaped_draft_is_counted_apart_from_other_failures(api, gemini, ap
     """A mis-shaped draft, then an unsafe one, then a right one: the correction allowed for
     the shape does not use up the attempts allowed for the other failures, nor the reverse."""
     gemini.respond_with(
-        _drafts(
+        drafts_then_text(
             {"metric_query": {"metrics": ["movies"], "group_by": ["movie__director_name"]}},
             {"sql": "delete from marts.dim_movies"},
             {"sql": "select * from raw_tmdb.movies"},
@@ -193,7 +186,9 @@ def test_the_asked_shape_is_told_what_grounding_found(api, gemini, api_warehouse
         "select title from marts.dim_movies where title ~ '^[A-Z][a-z]+( [A-Z][a-z]+)+$'"
         " group by title order by max(popularity) desc limit 1",
     )
-    gemini.respond_with(_drafts({"metric_query": {"metrics": ["average_runtime_minutes"]}}))
+    gemini.respond_with(
+        drafts_then_text({"metric_query": {"metrics": ["average_runtime_minutes"]}})
+    )
     response = api().post("/ask", json={"question": f"What is the runtime of {title}?"})
     assert response.status_code == 422, response.text
     assert "an attribute of one movie" in response.json()["error"]["message"]

@@ -20,13 +20,12 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from ingestion.fake_tmdb import Catalogue, FakeTmdbServer
-from ingestion.pipelines import run_bulk
-from tests.builders import anchor_today, create_database, dbt_env, drop_database, tmdb_env
-from tests.conftest import _ENV_TO_CLEAR, query
+from ingestion.fake_tmdb import Catalogue
+from tests.builders import anchor_today, loaded_warehouse_env
+from tests.conftest import query
 from warehouse import dbt_runner
 from warehouse.dbt_runner import WarnedTest, warning_lines
-from warehouse.settings import Settings, reset_settings_cache
+from warehouse.settings import Settings
 
 SEED = 41
 MOVIES = 200
@@ -76,7 +75,6 @@ def outlier_build(
     catalogue = Catalogue(
         seed=SEED, movies=MOVIES, today=anchor_today() - timedelta(days=1), outliers=True
     )
-    name, url = create_database(pg_socket_url)
     runs: list[tuple[list[str], object]] = []
     run_dbt = dbt_runner.run_dbt
 
@@ -85,42 +83,23 @@ def outlier_build(
         runs.append((list(args), result))
         return result
 
-    try:
-        with FakeTmdbServer(catalogue) as server, pytest.MonkeyPatch.context() as mp:
-            for variable in _ENV_TO_CLEAR:
-                mp.delenv(variable, raising=False)
-            env = {
-                "DATABASE_URL": url,
-                "TMDB_STATE_DIR": str(folder / "state"),
-                "LAKE_URL": str(folder / "lake"),
-                **tmdb_env(server),
-                **dbt_env(folder),
-            }
-            for variable, value in env.items():
-                mp.setenv(variable, value)
-            mp.chdir(folder)
-            mp.setattr(dbt_runner, "run_dbt", recording_run_dbt)
-            reset_settings_cache()
-            run_bulk(Settings(), export_date=catalogue.date_of(0))
-            reset_settings_cache()
-            cli = CliRunner().invoke(app, ["transform"])
-            builds = [result for args, result in runs if args[0] == "build"]
-            results = {
-                node.node.name: (str(node.status), int(node.failures or 0))
-                for build in builds
-                for node in build.result.results
-                if node.node.resource_type == "test"
-            }
-            manifest = json.loads((folder / "target" / "manifest.json").read_text("utf-8"))
-            tests = {
-                node["name"]: node
-                for node in manifest["nodes"].values()
-                if node["resource_type"] == "test" and node["package_name"] == "tmdb_analytics"
-            }
-            yield OutlierBuild(url, catalogue, cli.exit_code, cli.output, results, tests)
-    finally:
-        reset_settings_cache()
-        drop_database(pg_socket_url, name)
+    with loaded_warehouse_env(pg_socket_url, folder, catalogue) as (url, mp):
+        mp.setattr(dbt_runner, "run_dbt", recording_run_dbt)
+        cli = CliRunner().invoke(app, ["transform"])
+        builds = [result for args, result in runs if args[0] == "build"]
+        results = {
+            node.node.name: (str(node.status), int(node.failures or 0))
+            for build in builds
+            for node in build.result.results
+            if node.node.resource_type == "test"
+        }
+        manifest = json.loads((folder / "target" / "manifest.json").read_text("utf-8"))
+        tests = {
+            node["name"]: node
+            for node in manifest["nodes"].values()
+            if node["resource_type"] == "test" and node["package_name"] == "tmdb_analytics"
+        }
+        yield OutlierBuild(url, catalogue, cli.exit_code, cli.output, results, tests)
 
 
 def _kind(test: dict) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 from api.ask.builtin import numbers
 from api.ask.builtin import words as en
 from api.ask.builtin.calendar import GRAINS, read_calendar, read_time
-from api.ask.builtin.figures import figure_label, read_figures, read_order
+from api.ask.builtin.figures import FigureWords, figure_label, read_figures, read_order
 from api.ask.builtin.reading import (
     DEFAULT_TOP,
     Phrase,
@@ -76,6 +76,7 @@ class BuiltinEngine:
         self.groups = group_words(catalog)
         # A movie's figures (budget, rating…): the dimension, and the metric that is it per movie.
         self.figures = {d.name: d for d in catalog.dimensions.values() if d.per_movie}
+        self.figure_words = FigureWords.of(self.figures)
         self.calendar = {d.calendar: d.name for d in catalog.dimensions.values() if d.calendar}
         self.counting = {m.counts: m.name for m in catalog.metrics.values() if m.counts}
 
@@ -112,7 +113,7 @@ class BuiltinEngine:
         )
         read_calendar(reading, self.calendar)
         read_time(reading)
-        read_figures(reading, self.figures)
+        read_figures(reading, self.figure_words)
         match_phrases(reading, self.phrases)
         read_order(reading)
         decide(reading, self.catalog)
@@ -182,12 +183,16 @@ class BuiltinEngine:
         described = ["following up", *understood.described]
         return _with_chart(Understood(query, described, _chart(query)), chart)
 
-    def mentions(self, question: str) -> list[str]:
-        """The values a question names ("'kubrik' → director Stanley Kubrick (dimension
-        movie__director_name)"), for a language model's prompt."""
+    def for_prompt(self, question: str) -> tuple[list[str], Asked]:
+        """What a language model is told of a question, from one reading of it: the values
+        it names ("'kubrik' → director Stanley Kubrick (dimension movie__director_name)"), and
+        the shape it asks for as this engine settles it for its own answers (the values counted
+        per dimension, and whether one is a title), so that Gemini's queries are held to the
+        same promise. (A ranked figure with no other cue, "the highest budget", this engine
+        answers with movies; one figure answers it too, so that is not asked of Gemini.)"""
         reading = self._read(question)
         ground(reading, self.values)
-        return [
+        mentions = [
             f"'{span}' → {kind} {value} "
             + (
                 f"(dimension {DIMENSION_OF_KIND[kind]})"
@@ -197,6 +202,9 @@ class BuiltinEngine:
             + (f"; also {', '.join(m.value for m in near)}" if near else "")
             for kind, value, span, near, _ in reading.filters
         ]
+        settle_dimensions(reading)
+        titled = any(kind == "title" for kind, *_ in reading.filters)
+        return mentions, shape_asked(reading, question, titled, self.calendar, self.groups)
 
     # -- composing ----------------------------------------------------------------------------
     def _compose(self, r: Reading, question: str) -> Understood:
@@ -452,19 +460,6 @@ class BuiltinEngine:
             if any(needed <= set(self.catalog.metrics[m].dimensions) for m in metrics):
                 return candidate
         return kind
-
-    # -- the steps `api.ask.service._engine_asked` takes, in the order `_compose` takes them --
-    def asked_shape(self, question: str) -> Asked:
-        """The shape `question` asks for as this engine settles it for its own answers (the
-        values it names, counted per dimension, and whether one is a title), so that Gemini's
-        queries are held to the same promise. (A ranked figure with no other cue, "the highest
-        budget", this engine answers with movies; one figure answers it too, so that is not
-        asked of Gemini.)"""
-        reading = self._read(question)
-        ground(reading, self.values)
-        settle_dimensions(reading)
-        titled = any(kind == "title" for kind, *_ in reading.filters)
-        return shape_asked(reading, question, titled, self.calendar, self.groups)
 
 
 def _chart_words(r: Reading) -> str | None:

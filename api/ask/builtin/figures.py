@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from api.ask.builtin import numbers
 from api.ask.builtin import words as en
@@ -20,89 +21,107 @@ from api.semantic.catalog import DimensionInfo
 LIMIT_CUES = frozenset({"the", "top", "which", "what", "show", "list", "give", "first"})
 
 
-def read_figures(r: Reading, figures: dict[str, DimensionInfo]) -> None:
+@dataclass(frozen=True)
+class FigureWords:
+    """How a question names each figure, read once from the semantic layer's `meta` when the
+    engine is built (not per question): its one-word superlatives, the words that name it
+    (label, name, synonyms), and the one-word names of "have a budget"."""
+
+    figures: Mapping[str, DimensionInfo]
+    superlatives: tuple[tuple[tuple[str, ...], str, bool], ...]  # (words, figure, descending)
+    names: tuple[tuple[tuple[str, ...], str], ...]  # (words, figure), longest first
+    single: Mapping[str, str]  # one word → figure
+
+    @classmethod
+    def of(cls, figures: Mapping[str, DimensionInfo]) -> FigureWords:
+        superlatives = sorted(
+            (
+                (tuple(normalize(said).split()), name, direction == "desc")
+                for name, d in figures.items()
+                for direction, said_ in d.superlatives.items()
+                for said in said_
+            ),
+            key=lambda f: -len(f[0]),
+        )
+        names: dict[tuple[str, ...], str] = {}
+        for name, d in figures.items():
+            for said in (d.label, name.split("__")[-1], *d.synonyms):
+                key = tuple(normalize(re.sub(r"\(.*?\)", " ", said)).split())
+                if key:
+                    names.setdefault(key, name)
+        single = {
+            w: name
+            for name, d in figures.items()
+            for w in (name.split("__")[-1], *d.synonyms)
+            if " " not in w
+        }
+        return cls(
+            figures,
+            tuple(superlatives),
+            tuple(sorted(names.items(), key=lambda kv: -len(kv[0]))),
+            single,
+        )
+
+
+def read_figures(r: Reading, words: FigureWords) -> None:
     """A movie's figures: ranked in one word ("the longest", "highest rated", "cheapest"),
     and bounded by an amount ("cost more than $80M", "rated 7.5 or higher")."""
     t = r.tokens
-    _known_figures(r, figures)
-    ranked = sorted(
-        (
-            (tuple(normalize(said).split()), name, direction == "desc")
-            for name, d in figures.items()
-            for direction, phrases_ in d.superlatives.items()
-            for said in phrases_
-        ),
-        key=lambda f: -len(f[0]),
-    )
-    for words, name, descending in ranked:
-        n = len(words)
+    _known_figures(r, words)
+    for said, name, descending in words.superlatives:
+        n = len(said)
         for i in range(len(t) - n + 1):
-            if tuple(t[i : i + n]) == words and not any(r.used[i : i + n]):
+            if tuple(t[i : i + n]) == said and not any(r.used[i : i + n]):
                 if r.ranked_figure not in (None, name):
                     raise Unanswerable(
                         "The question ranks movies by two figures"
-                        f" ({figure_label(figures, r.ranked_figure)} and"
-                        f" {figure_label(figures, name)}); ask for one.",
+                        f" ({figure_label(words.figures, r.ranked_figure)} and"
+                        f" {figure_label(words.figures, name)}); ask for one.",
                         r.described,
                         [],
                     )
                 r.ranked_figure, r.descending, r.ranked_end = name, descending, i + n
-                r.take(i, i + n, f"{' '.join(words)} first")
+                r.take(i, i + n, f"{' '.join(said)} first")
     for i, word in enumerate(t):
         if not word.startswith(numbers.PLACEHOLDER):
             continue
         bound = r.bounds[int(word[len(numbers.PLACEHOLDER) :])]
-        figure = figure_near(r, i, bound, figures)
-        r.thresholds.append((figure, bound))
+        r.thresholds.append((figure_near(r, i, bound, words), bound))
         r.used[i] = True
 
 
-def _known_figures(r: Reading, figures: dict[str, DimensionInfo]) -> None:
+def _known_figures(r: Reading, words: FigureWords) -> None:
     """'movies that have a budget', 'films with a known rating': the figure must be known (a
     filter), not summed."""
     t = r.tokens
-    words = {
-        w: name
-        for name, d in figures.items()
-        for w in (name.split("__")[-1], *d.synonyms)
-        if " " not in w
-    }
     for i in range(len(t) - 2):
         if t[i] in ("have", "has", "had", "with") and t[i + 1] in ("a", "an", "any", "known"):
-            name = words.get(t[i + 2])
+            name = words.single.get(t[i + 2])
             bounded = any(w.startswith(numbers.PLACEHOLDER) for w in t[i + 3 : i + 5])
             if name is not None and not bounded and not any(r.used[i : i + 3]):
                 r.known.append(name)
                 r.take(i, i + 3, None)
 
 
-def figure_near(r: Reading, i: int, bound: numbers.Bound, figures: dict[str, DimensionInfo]) -> str:
+def figure_near(r: Reading, i: int, bound: numbers.Bound, words: FigureWords) -> str:
     """The figure an amount bounds: said by a word near it ("cost", "rated", "votes"),
     or by its unit (hours and minutes are a runtime)."""
     t = r.tokens
     fits = {
         name
-        for name, d in figures.items()
+        for name, d in words.figures.items()
         if bound.kind is None
         or (bound.kind == "money" and d.unit == "usd")
         or (bound.kind == "duration" and d.unit == "minutes")
     }
-    words: dict[tuple[str, ...], str] = {}
-    for name, d in figures.items():
-        if name in fits:
-            short = name.split("__")[-1]
-            for said in (d.label, short, *d.synonyms):
-                key = tuple(w for w in normalize(re.sub(r"\(.*?\)", " ", said)).split())
-                if key:
-                    words.setdefault(key, name)
     near = sorted(
         [*range(max(0, i - 4), i), *range(i + 1, min(len(t), i + 4))],
         key=lambda k: (abs(k - i), k > i),
     )
     for k in near:
-        for key, name in sorted(words.items(), key=lambda kv: -len(kv[0])):
+        for key, name in words.names:
             n = len(key)
-            if tuple(t[k : k + n]) == key and not any(r.used[k : k + n]):
+            if name in fits and tuple(t[k : k + n]) == key and not any(r.used[k : k + n]):
                 r.take(k, k + n, None)
                 return name
     if bound.kind == "duration" and len(fits) == 1:

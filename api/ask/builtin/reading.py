@@ -14,7 +14,6 @@ from typing import Any
 
 from api.ask.builtin import numbers
 from api.ask.builtin import words as en
-from api.ask.shape import Shape
 from api.grounding.index import normalize
 from api.grounding.values import DIMENSION_OF_KIND
 from api.semantic.catalog import Catalog, closest
@@ -56,7 +55,6 @@ class Understood:
     query: MetricQuery
     described: list[str]
     chart: dict[str, Any] | None = None
-    shape: Shape | None = None  # the shape asked, which the query's rows have
     # A share: `query` counts the numerator, this the denominator (run together, both shown).
     denominator: MetricQuery | None = None
 

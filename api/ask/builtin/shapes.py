@@ -56,10 +56,9 @@ def shape_asked(
 def checked(understood: Understood, want: Asked, catalog: Catalog) -> Understood:
     """The query, if its rows have the asked shape; otherwise an honest refusal."""
     try:
-        check(understood.query, want, catalog)
+        check(understood.query, want)
     except ShapeMismatch as exc:
         raise Unanswerable(str(exc), understood.described, suggest(catalog, [])) from None
-    understood.shape = want.shape
     return understood
 
 
