@@ -164,6 +164,14 @@ def fake_tmdb(
     ] = 0.0,
     latency_ms: Annotated[float, typer.Option(min=0.0, help="Added latency per request.")] = 0.0,
     day: Annotated[int, typer.Option(min=0, help="Days of changes since the base.")] = 0,
+    daily_change: Annotated[
+        float,
+        typer.Option(
+            min=0.0001,
+            max=1.0,
+            help="Share of the films changed each day (additions and removals follow it).",
+        ),
+    ] = 0.02,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
 ):
     """Serve a TMDB-compatible API over a synthetic catalogue (no internet needed)."""
@@ -185,6 +193,7 @@ def fake_tmdb(
             stray_429_rate=stray_429_rate,
             latency_ms=latency_ms,
             day=day,
+            daily_change=daily_change,
             host=host,
         )
     except OSError as exc:
@@ -250,11 +259,19 @@ def ingest_reload_lake():
 
 
 @app.command("transform")
-def transform_command():
+def transform_command(
+    full_refresh: Annotated[
+        bool,
+        typer.Option(
+            "--full-refresh",
+            help="Rebuild incremental models from the raw tables instead of catching up.",
+        ),
+    ] = False,
+):
     """`dbt build` (models and every test) then `dbt docs generate`."""
     from warehouse.dbt_runner import transform, warning_lines
 
-    warnings = _run(lambda: transform(get_settings()))
+    warnings = _run(lambda: transform(get_settings(), full_refresh=full_refresh))
     out.print("dbt build and docs generate finished; docs in target/ (index.html)")
     for line in warning_lines(warnings):
         out.print(line, highlight=False, markup=False)

@@ -14,7 +14,7 @@ model; `model_inputs` refuses a frame that carries any of it.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -194,6 +194,26 @@ def load_feature_rows(
     with conn.cursor() as cur:
         cur.execute(query + " order by movie_id", params)
         return _frame(cur)
+
+
+def stream_unscored_rows(
+    conn: Connection, model_version: str, chunk: int
+) -> Iterator[pd.DataFrame]:
+    """Rows of `marts.ml_movie_features` (digest included) that `model_version` has no stored
+    score for, `chunk` at a time from a server-side cursor, so scoring the whole catalogue
+    holds one chunk in memory, not the catalogue."""
+    columns = ", ".join([*RAW_COLUMNS, LABEL])
+    with conn.cursor(name="unscored_feature_rows") as cur:
+        cur.itersize = chunk
+        cur.execute(
+            f"select {columns}, {FEATURES_DIGEST} as features_digest"
+            " from marts.ml_movie_features where not exists (select 1 from"
+            " ml.movie_success_scores as scores where scores.movie_id ="
+            " ml_movie_features.movie_id and scores.model_version = %s) order by movie_id",
+            (model_version,),
+        )
+        while rows := cur.fetchmany(chunk):
+            yield pd.DataFrame(rows, columns=[column.name for column in cur.description])
 
 
 # --- rows from a pre-release description -------------------------------------------------------

@@ -26,6 +26,7 @@ from ml.features import (
     load_feature_rows,
     model_inputs,
     raw_columns_for_descriptions,
+    stream_unscored_rows,
 )
 
 logger = logging.getLogger(__name__)
@@ -224,19 +225,27 @@ def _movie_id(value: Any) -> int | None:
 
 
 def score_all(conn, predictor: Predictor, chunk: int = SCORE_CHUNK) -> int:
-    """Write a probability and its top factors for every movie to `ml.movie_success_scores`
-    (replacing this model version's earlier scores); returns the number of movies scored.
+    """Give every movie a probability and its top factors from this model version in
+    `ml.movie_success_scores`; returns how many movies hold one.
 
     The factors are stored beside the probability so that `/predict` for a catalogued movie
-    is a lookup of what was computed here, not a fresh explanation per request."""
-    rows = load_feature_rows(conn, digest=True)
+    is a lookup of what was computed here, not a fresh explanation per request. A stored score
+    whose features row is unchanged (same digest, same model version) is the answer already:
+    after a daily increment only the changed and new movies are explained, and the feature rows
+    are read a chunk at a time, so the whole catalogue never sits in memory at once."""
     scored_at = datetime.now(UTC)
     with conn.cursor() as cur:
         cur.execute(
-            "delete from ml.movie_success_scores where model_version = %s", (predictor.version,)
+            "delete from ml.movie_success_scores as scores where model_version = %s and not"
+            f" exists (select 1 from marts.ml_movie_features where ml_movie_features.movie_id"
+            f" = scores.movie_id and {FEATURES_DIGEST} = scores.features_digest)",
+            (predictor.version,),
         )
-        for start in range(0, len(rows), chunk):
-            predictions = predictor.explain(rows.iloc[start : start + chunk])
+        stale = cur.rowcount
+    explained = 0
+    with conn.cursor() as cur:
+        for rows in stream_unscored_rows(conn, predictor.version, chunk):
+            predictions = predictor.explain(rows)
             execute_values(
                 cur,
                 "insert into ml.movie_success_scores (movie_id, model_version,"
@@ -244,18 +253,23 @@ def score_all(conn, predictor: Predictor, chunk: int = SCORE_CHUNK) -> int:
                 " features_digest) values %s",
                 [
                     (*_score_row(p, scored_at), digest)
-                    for p, digest in zip(
-                        predictions,
-                        rows["features_digest"].iloc[start : start + chunk],
-                        strict=True,
-                    )
+                    for p, digest in zip(predictions, rows["features_digest"], strict=True)
                 ],
                 page_size=1000,
             )
-            logger.info("scored %d of %d movies", min(start + chunk, len(rows)), len(rows))
+            explained += len(rows)
+            logger.info("scored %d movies", explained)
+        cur.execute(
+            "select count(*) from ml.movie_success_scores where model_version = %s",
+            (predictor.version,),
+        )
+        total = cur.fetchone()[0]
     conn.commit()
-    logger.info("scored %d movies with model %s", len(rows), predictor.version)
-    return len(rows)
+    logger.info(
+        "model %s: %d movies explained (%d stale scores replaced), %d hold a score",
+        predictor.version, explained, stale, total,
+    )  # fmt: skip
+    return total
 
 
 def _score_row(p: Prediction, scored_at: datetime) -> tuple:

@@ -174,15 +174,19 @@ def warning_lines(warnings: Sequence[WarnedTest]) -> list[str]:
     return lines
 
 
-def transform(settings: Settings) -> list[WarnedTest]:
+def transform(settings: Settings, *, full_refresh: bool = False) -> list[WarnedTest]:
     """`dbt build` (models, tests, snapshots, seeds), `dbt docs generate`, then the check that
     every model and column is described (the docs are the schema context of `/ask`).
+
+    Incremental models catch up on what changed since their last build; `full_refresh`
+    rebuilds them from the raw tables (after a change of their logic, or to start over).
 
     Returns the plausibility tests that warned: they never stop the build, and `docs generate`
     overwrites `run_results.json`, so they are taken from the build's own result."""
     from warehouse.dbt_docs_check import undocumented
 
-    warnings = build_warnings(run_dbt(settings, ["build"]))
+    build = ["build", "--full-refresh"] if full_refresh else ["build"]
+    warnings = build_warnings(run_dbt(settings, build))
     run_dbt(settings, ["docs", "generate"])
     target = settings.dbt_target_path
     problems = undocumented(target / "manifest.json", target / "catalog.json")

@@ -576,11 +576,16 @@ class Catalogue:
         without: Iterable[str] = (),
         language: str | None = None,
         outliers: bool = False,
+        daily_change: float = 0.02,
     ):
         if movies < 1:
             raise ValueError("movies must be >= 1")
         if day < 0:
             raise ValueError("day must be >= 0")
+        if not 0.0 < daily_change <= 1.0:
+            raise ValueError("daily_change must be in (0, 1]")
+        #: Additions and removals follow the changed share (0.5% and 0.3% at the default 2%).
+        self._churn = daily_change / 0.02
         self.without = frozenset(without)
         unknown = self.without - FEATURE_FAMILIES
         if unknown:
@@ -1413,15 +1418,18 @@ class Catalogue:
 
     # ---------------------------------------------------------------- time
     def _advance(self, d: int) -> None:
-        """Apply day `d`: change ~2%, remove ~0.3%, add ~0.5% (ids above the maximum)."""
+        """Apply day `d`: change ~2%, remove ~0.3%, add ~0.5% (ids above the maximum), all
+        scaled by `daily_change` (a bench's daily increment of 1% of the films)."""
         rng = random.Random(f"fake-tmdb:{self.seed}:day:{d}")
         ref = self.date_of(d)
         alive = [i for i in sorted(self._movies) if i not in self._removed_day]
         n = len(alive)
-        changed = sorted(rng.sample(alive, min(n, max(1, round(0.02 * n)))))
+        changed = sorted(rng.sample(alive, min(n, max(1, round(0.02 * n * self._churn)))))
         changed_set = set(changed)
         candidates = [i for i in alive if i not in changed_set]
-        removed = sorted(rng.sample(candidates, min(len(candidates), max(1, round(0.003 * n)))))
+        removed = sorted(
+            rng.sample(candidates, min(len(candidates), max(1, round(0.003 * n * self._churn))))
+        )
 
         for movie_id in changed:
             self._change(rng, self._movies[movie_id], ref, d)
@@ -1429,7 +1437,7 @@ class Catalogue:
             self._removed_day[movie_id] = d
 
         added = []
-        for _ in range(max(1, round(0.005 * n))):
+        for _ in range(max(1, round(0.005 * n * self._churn))):
             self._max_id += rng.randint(1, 40)
             movie = self._make_movie(rng, self._max_id, ref, _Plan(mode="new"), born_day=d)
             self._movies[movie.id] = movie

@@ -518,13 +518,14 @@ def serve(
     host: str = "127.0.0.1",
     rate_limit_window: str = "sliding",
     stray_429_rate: float = 0.0,
+    daily_change: float = 0.02,
 ) -> None:
     """Build a catalogue and serve it until Ctrl-C (the `tmdb fake-tmdb` command).
 
     `seed` drives the catalogue, the faults and the stray 429s alike: one seed, one run.
     """
     started = time.monotonic()
-    catalogue = Catalogue(seed=seed, movies=movies, day=day)
+    catalogue = Catalogue(seed=seed, movies=movies, day=day, daily_change=daily_change)
     server = FakeTmdbServer(
         catalogue, host=host, port=port, rate_limit=rate_limit,
         rate_limit_window=rate_limit_window, fault_rate=fault_rate, latency_ms=latency_ms,

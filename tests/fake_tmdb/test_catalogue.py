@@ -286,3 +286,18 @@ def test_later_catalogue_replays_earlier_days(cat: Catalogue, base: Catalogue) -
     assert day1.export_rows() == cat.export_rows(1)
     assert base.export_rows() == cat.export_rows(0)
     assert day1.movie_ids() != cat.movie_ids()
+
+
+def test_daily_change_scales_a_days_churn(cat: Catalogue) -> None:
+    """A bench's daily increment of 1% of the films: fewer changes, the base untouched."""
+    light = Catalogue(SEED, MOVIES, day=1, today=cat.date_of(1), daily_change=0.0071)
+    n = len(light.movie_ids())
+    touched = light.changed_ids(1) | light.added_ids(1) | light.removed_ids(1)
+    assert 0.007 * n <= len(touched) <= 0.013 * n
+    assert len(touched) < 0.5 * len(cat.changed_ids(1) | cat.added_ids(1) | cat.removed_ids(1))
+    base = Catalogue(SEED, MOVIES, day=0, today=cat.base_date)
+    assert light.date_of(0) == base.date_of(0)
+    untouched = sorted(set(base.movie_ids()) - touched)[:50]
+    assert [light.details(i) for i in untouched] == [base.details(i) for i in untouched]
+    with pytest.raises(ValueError, match="daily_change"):
+        Catalogue(SEED, MOVIES, daily_change=0.0)

@@ -180,3 +180,43 @@ def test_a_stored_score_whose_features_changed_is_computed_afresh(
         fresh.success_probability,
         fresh.top_factors,
     )
+
+
+def test_scoring_again_explains_only_the_movies_whose_features_changed(
+    warehouse, monkeypatch, tmp_path
+) -> None:
+    """A daily increment re-scores what changed: an unchanged features row keeps its stored
+    score (same model, same digest), a changed one is explained afresh, and every movie still
+    holds exactly one score of the model."""
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
+    monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "logs"))
+    version, first = score_movies(settings())
+    stamps = "select movie_id, scored_at from ml.movie_success_scores where model_version = %s"
+    before = dict(query(warehouse.database_url, stamps, (version,)))
+    changed = sorted(before)[0]
+    runtime = "select runtime_minutes from marts.ml_movie_features where movie_id = %s"
+    [[original]] = query(warehouse.database_url, runtime, (changed,))
+    conn = psycopg2.connect(warehouse.database_url)
+    try:
+        with conn.cursor() as cur:  # as a later build would: one movie's features move
+            cur.execute(
+                "update marts.ml_movie_features set runtime_minutes = %s where movie_id = %s",
+                ((original or 90) + 1, changed),
+            )
+        conn.commit()
+        _, again = score_movies(settings())
+        after = dict(query(warehouse.database_url, stamps, (version,)))
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(
+                "update marts.ml_movie_features set runtime_minutes = %s where movie_id = %s",
+                (original, changed),
+            )
+        conn.commit()
+        conn.close()
+        score_movies(settings())
+    assert again == first == len(after) == len(before)
+    assert after[changed] > before[changed]
+    assert {m: t for m, t in after.items() if m != changed} == {
+        m: t for m, t in before.items() if m != changed
+    }
