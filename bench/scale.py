@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -117,10 +118,12 @@ def tmdb(*args: str) -> list[str]:
     return [sys.executable, "-m", "cli.main", *args]
 
 
-def start_server(films: int, day: int) -> tuple[subprocess.Popen, str]:
+def start_server(films: int, day: int, today: date) -> tuple[subprocess.Popen, str]:
+    """The local TMDB server at `day` of one world whose day 0 is yesterday."""
     port = free_port()
     args = tmdb("fake-tmdb", "--port", str(port), "--movies", str(films), "--seed", SEED)
-    args += ["--day", str(day), "--daily-change", str(DAILY_CHANGE)]
+    args += ["--day", str(day), "--today", today.isoformat()]
+    args += ["--daily-change", str(DAILY_CHANGE)]
     process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 900
@@ -222,9 +225,12 @@ def measure(films: int, server_url: str, workdir: Path) -> Size:
     }
     env.pop("GEMINI_API_KEY", None)
     size = Size(films)
-    server, base = start_server(films, day=0)
+    today = datetime.now(UTC).date()
+    day0 = today - timedelta(days=1)
+    server, base = start_server(films, day=0, today=day0)
     try:
-        size.steps["backfill"] = run(tmdb("ingest", "bulk"), point_at(env, base), log)
+        backfill = tmdb("ingest", "bulk", "--export-date", day0.isoformat())
+        size.steps["backfill"] = run(backfill, point_at(env, base), log)
     finally:
         server.terminate()
         server.wait()
@@ -235,7 +241,7 @@ def measure(films: int, server_url: str, workdir: Path) -> Size:
     print(f"  {films:,}: {json.dumps({k: asdict(v) for k, v in size.steps.items()})}", flush=True)
 
     before = _newest_fetch(env["DATABASE_URL"])
-    server, base = start_server(films, day=1)
+    server, base = start_server(films, day=1, today=today)
     try:
         size.steps["daily"] = run(tmdb("ingest", "daily"), point_at(env, base), log)
     finally:

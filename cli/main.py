@@ -172,6 +172,14 @@ def fake_tmdb(
             help="Share of the films changed each day (additions and removals follow it).",
         ),
     ] = 0.02,
+    today: Annotated[
+        str | None,
+        typer.Option(
+            help="The catalogue's today, YYYY-MM-DD (default: the real date). Day 0 is "
+            "--day days before it: a day-0 server dated yesterday and a day-1 server dated today "
+            "describe one world, a backfill and its next daily increment.",
+        ),
+    ] = None,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
 ):
     """Serve a TMDB-compatible API over a synthetic catalogue (no internet needed)."""
@@ -194,6 +202,7 @@ def fake_tmdb(
             latency_ms=latency_ms,
             day=day,
             daily_change=daily_change,
+            today=_parse_date(today, "--today"),
             host=host,
         )
     except OSError as exc:

@@ -519,13 +519,14 @@ def serve(
     rate_limit_window: str = "sliding",
     stray_429_rate: float = 0.0,
     daily_change: float = 0.02,
+    today: date | None = None,
 ) -> None:
     """Build a catalogue and serve it until Ctrl-C (the `tmdb fake-tmdb` command).
 
     `seed` drives the catalogue, the faults and the stray 429s alike: one seed, one run.
     """
     started = time.monotonic()
-    catalogue = Catalogue(seed=seed, movies=movies, day=day, daily_change=daily_change)
+    catalogue = Catalogue(seed=seed, movies=movies, day=day, today=today, daily_change=daily_change)
     server = FakeTmdbServer(
         catalogue, host=host, port=port, rate_limit=rate_limit,
         rate_limit_window=rate_limit_window, fault_rate=fault_rate, latency_ms=latency_ms,

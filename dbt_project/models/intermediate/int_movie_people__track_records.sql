@@ -1,29 +1,87 @@
 {#- For each movie, the track record of its primary director and its top-billed actors, from
-    their films released strictly before this one (point in time: no future leakage). -#}
+    their films released strictly before this one (point in time: no future leakage).
 
+    Incremental: a movie's records are computed again when its own record was loaded since the
+    last build (its people or date may have changed), or when the filmography of one of its
+    people in that role changed (`int_people__filmography.built_at`, tombstones included: a
+    film's revenue filled in, a credit removed). The others are unchanged by construction. -#}
+{{
+    config(
+        materialized='incremental',
+        unique_key='movie_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['movie_id']}, {'columns': ['person_id', 'credit_role']}],
+        meta={'tests_read_latest_build': true},
+        pre_hook=["{{ drop_rewritten_movies() }}"],
+    )
+}}
+
+{%- set loaded = last_build_watermark() | trim %}
+{%- set built = last_build_watermark('built_at') | trim %}
+
+-- depends_on: {{ ref('stg_tmdb__movies') }}
+-- depends_on: {{ ref('stg_tmdb__movie_deletions') }}
 with
+
+{% if loaded and built %}
+
+changed_people as (
+
+    select distinct
+        person_id,
+        credit_role
+
+    from {{ ref('int_people__filmography') }}
+    where built_at > '{{ built }}'::timestamptz
+
+),
+
+recomputed as (
+
+    select movie_id from {{ ref('int_movies__current') }}
+    where raw_load_id > '{{ loaded }}'
+
+    union
+
+    select built.movie_id
+    from {{ this }} as built
+    inner join changed_people
+        on
+            built.person_id = changed_people.person_id
+            and built.credit_role = changed_people.credit_role
+
+),
+
+{% endif %}
 
 movies as (
 
     select * from {{ ref('int_movies__current') }}
+    {%- if loaded and built %}
+        where movie_id in (select recomputed.movie_id from recomputed)
+    {%- endif %}
 
 ),
 
 directors as (
 
     select * from {{ ref('int_movies__primary_director') }}
+    where movie_id in (select movies.movie_id from movies)
 
 ),
 
 cast_credits as (
 
     select * from {{ ref('stg_tmdb__movie_cast') }}
+    where movie_id in (select movies.movie_id from movies)
 
 ),
 
 filmography as (
 
     select * from {{ ref('int_people__filmography') }}
+    where is_current
 
 ),
 
@@ -135,7 +193,9 @@ final as (
                 then coalesce(records.prior_labelled_film_count, 0)
         end as prior_labelled_film_count,
         records.prior_success_rate,
-        records.prior_median_revenue_usd
+        records.prior_median_revenue_usd,
+        this_movie.raw_load_id,
+        {{ built_at() }} as built_at
 
     from movie_people
     inner join movies as this_movie

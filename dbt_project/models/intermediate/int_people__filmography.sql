@@ -1,28 +1,60 @@
-{#- Every film of every person, in the two roles whose track record predicts success. -#}
+{#- Every film of every person, in the two roles whose track record predicts success.
 
+    Incremental: the rows of movies loaded (or deleted) since the last build are rewritten. A
+    row whose content did not change keeps its `built_at`; a row the movie no longer has (a
+    credit removed, the movie deleted or turned adult) stays one more time as a tombstone
+    (`is_current` false, `built_at` of this run), so that track records can tell whose
+    filmography changed by reading `built_at` alone. Tombstones go after a week. -#}
+{{
+    config(
+        materialized='incremental',
+        unique_key='movie_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        indexes=[
+            {'columns': ['movie_id']},
+            {'columns': ['person_id', 'credit_role']},
+            {'columns': ['built_at']},
+        ],
+        meta={'tests_read_latest_build': true},
+        pre_hook=[
+            "{% if is_incremental() %}delete from {{ this }} where not is_current"
+            ~ " and built_at < now() - interval '7 days'{% else %}select 1{% endif %}"
+        ],
+    )
+}}
+
+{%- set watermark = last_build_watermark() | trim %}
+
+-- depends_on: {{ ref('stg_tmdb__movies') }}
+-- depends_on: {{ ref('stg_tmdb__movie_deletions') }}
 with
 
 movies as (
 
     select * from {{ ref('int_movies__current') }}
+    where {{ loaded_since_last_build('raw_load_id') }}
 
 ),
 
 financials as (
 
     select * from {{ ref('int_movies__financials') }}
+    where movie_id in (select movies.movie_id from movies)
 
 ),
 
 crew as (
 
     select * from {{ ref('stg_tmdb__movie_crew') }}
+    where movie_id in (select movies.movie_id from movies)
 
 ),
 
 cast_credits as (
 
     select * from {{ ref('stg_tmdb__movie_cast') }}
+    where movie_id in (select movies.movie_id from movies)
 
 ),
 
@@ -47,7 +79,7 @@ credits as (
 
 ),
 
-final as (
+fresh as (
 
     select
         credits.person_id,
@@ -57,7 +89,8 @@ final as (
         case
             when financials.is_revenue_reliable then financials.revenue_usd
         end as reliable_revenue_usd,
-        financials.is_commercial_success
+        financials.is_commercial_success,
+        movies.raw_load_id
 
     from credits
     inner join movies
@@ -65,6 +98,90 @@ final as (
     inner join financials
         on credits.movie_id = financials.movie_id
 
+),
+
+{% if watermark %}
+
+rewritten as (
+
+    select movie_id from {{ ref('stg_tmdb__movies') }}
+    where raw_load_id > '{{ watermark }}'
+
+    union
+
+    select movie_id from {{ ref('stg_tmdb__movie_deletions') }}
+    where raw_load_id > '{{ watermark }}'
+
+),
+
+earlier as (
+
+    select * from {{ this }}
+    where
+        is_current
+        and movie_id in (select rewritten.movie_id from rewritten)
+
+),
+
+final as (
+
+    select
+        fresh.*,
+        true as is_current,
+        case
+            when
+                earlier.release_date is not distinct from fresh.release_date
+                and earlier.reliable_revenue_usd is not distinct from fresh.reliable_revenue_usd
+                and earlier.is_commercial_success
+                is not distinct from fresh.is_commercial_success
+                then earlier.built_at
+            else {{ built_at() }}
+        end as built_at
+
+    from fresh
+    left join earlier
+        on
+            fresh.person_id = earlier.person_id
+            and fresh.credit_role = earlier.credit_role
+            and fresh.movie_id = earlier.movie_id
+
+    union all
+
+    select
+        earlier.person_id,
+        earlier.credit_role,
+        earlier.movie_id,
+        earlier.release_date,
+        earlier.reliable_revenue_usd,
+        earlier.is_commercial_success,
+        earlier.raw_load_id,
+        false as is_current,
+        {{ built_at() }} as built_at
+
+    from earlier
+    where not exists (
+        select 1 from fresh
+        where
+            fresh.person_id = earlier.person_id
+            and fresh.credit_role = earlier.credit_role
+            and fresh.movie_id = earlier.movie_id
+    )
+
 )
+
+{% else %}
+
+    final as (
+
+        select
+            fresh.*,
+            true as is_current,
+            {{ built_at() }} as built_at
+
+        from fresh
+
+    )
+
+{% endif %}
 
 select * from final

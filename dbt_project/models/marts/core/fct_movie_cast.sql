@@ -1,8 +1,24 @@
+{#- Incremental: the credits of movies loaded since the last build are rewritten. -#}
+{{
+    config(
+        materialized='incremental',
+        unique_key='movie_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['movie_id']}, {'columns': ['person_id']}],
+        meta={'tests_read_latest_build': true},
+        pre_hook=["{{ drop_rewritten_movies() }}"],
+    )
+}}
+
+-- depends_on: {{ ref('stg_tmdb__movies') }}
+-- depends_on: {{ ref('stg_tmdb__movie_deletions') }}
 with
 
 movies as (
 
     select * from {{ ref('int_movies__current') }}
+    where {{ loaded_since_last_build('raw_load_id') }}
 
 ),
 
@@ -18,6 +34,8 @@ final as (
         cast_credits.movie_id,
         cast_credits.person_id,
         movies.release_date,
+        movies.raw_load_id,
+        {{ built_at() }} as built_at,
         string_agg(
             cast_credits.character_name, ' / '
             order by cast_credits.cast_order, cast_credits.credit_id
@@ -28,7 +46,8 @@ final as (
     from cast_credits
     inner join movies
         on cast_credits.movie_id = movies.movie_id
-    group by cast_credits.movie_id, cast_credits.person_id, movies.release_date
+    group by
+        cast_credits.movie_id, cast_credits.person_id, movies.release_date, movies.raw_load_id
 
 )
 

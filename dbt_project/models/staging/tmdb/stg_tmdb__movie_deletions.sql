@@ -13,7 +13,8 @@ renamed as (
         id as movie_id,
 
         -- dates and timestamps
-        _fetched_at as deleted_at
+        _fetched_at as deleted_at,
+        _dlt_load_id as raw_load_id
 
     from source
 

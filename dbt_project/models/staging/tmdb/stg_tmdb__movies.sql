@@ -48,7 +48,8 @@ renamed as (
 
         -- dates and timestamps
         {{ safe_date('release_date') }} as release_date,
-        _fetched_at as fetched_at
+        _fetched_at as fetched_at,
+        _dlt_load_id as raw_load_id
 
     from source
 
