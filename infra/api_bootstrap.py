@@ -12,12 +12,14 @@
 The API reads these files while a sync runs, so a sync never writes where the API reads: every
 file is downloaded into a staging folder beside its destination and moved into place with one
 `rename` (a reader sees the old file or the new one, never a part); a new model version appears
-as a whole folder; `current` is swapped last. A file whose size and modification time match the
-S3 object is not fetched again, so an idle loop changes nothing the API watches.
+as a whole folder; `current` is swapped last. A file whose size and ETag (recorded in a ledger
+beside its folder) match the S3 object is not fetched again, so an idle loop changes nothing the
+API watches.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shlex
@@ -68,13 +70,31 @@ def _inside(root: Path, relative: str) -> Path:
     return target
 
 
-def _up_to_date(target: Path, item: dict) -> bool:
-    if not target.is_file():
-        return False
-    stat = target.stat()
-    return stat.st_size == item["Size"] and int(stat.st_mtime) == int(
-        item["LastModified"].timestamp()
-    )
+class Ledger:
+    """The S3 ETag each local file was downloaded at, kept beside the folder it describes (a
+    re-upload of the same size within the same second still differs by its ETag)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder.parent / f".{folder.name}.s3-etags.json"
+        try:
+            self.etags: dict[str, str] = json.loads(self.path.read_text())
+        except (FileNotFoundError, ValueError):
+            self.etags = {}
+
+    def up_to_date(self, relative: str, target: Path, item: dict) -> bool:
+        return (
+            target.is_file()
+            and target.stat().st_size == item["Size"]
+            and self.etags.get(relative) == item["ETag"]
+        )
+
+    def record(self, relative: str, item: dict) -> None:
+        self.etags[relative] = item["ETag"]
+
+    def save(self) -> None:
+        part = self.path.with_name(f"{self.path.name}.{os.getpid()}")
+        part.write_text(json.dumps(self.etags, indent=1, sort_keys=True))
+        os.replace(part, self.path)
 
 
 def _fetch(client, bucket: str, item: dict, target: Path, staging: Path) -> None:
@@ -94,15 +114,19 @@ def sync_files(client, bucket: str, prefix: str, destination: Path, last: tuple[
     objects = list_prefix(client, bucket, prefix)
     order = sorted(objects, key=lambda name: last.index(name) + 1 if name in last else 0)
     staging = destination.parent / f"{STAGING_PREFIX}{destination.name}.{os.getpid()}"
+    ledger = Ledger(destination)
     count = 0
     try:
         for relative in order:
             target = _inside(destination, relative)
-            if not _up_to_date(target, objects[relative]):
+            if not ledger.up_to_date(relative, target, objects[relative]):
                 _fetch(client, bucket, objects[relative], target, staging)
+                ledger.record(relative, objects[relative])
                 count += 1
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if count:
+            ledger.save()
     return count
 
 
@@ -120,25 +144,36 @@ def sync_models(client, bucket: str, prefix: str, models_dir: Path) -> int:
             loose[relative] = item
     count = 0
     staging_root = models_dir / f"{STAGING_PREFIX}{os.getpid()}"
+    parts = staging_root / ".parts"
+    ledger = Ledger(models_dir)
     try:
         for version, files in sorted(versions.items()):
             final = _inside(models_dir, version)
             folder = final if final.exists() else staging_root / version
-            staging = staging_root / ".parts"
+            fetched = []
             for relative, item in sorted(files.items()):
                 target = _inside(folder, relative)
-                if not _up_to_date(target, item):
-                    _fetch(client, bucket, item, target, staging)
-                    count += 1
+                if not (
+                    folder == final
+                    and ledger.up_to_date(f"{version}/{relative}", final / relative, item)
+                ):
+                    _fetch(client, bucket, item, target, parts)
+                    fetched.append((f"{version}/{relative}", item))
             if folder != final:
                 os.rename(folder, final)
+            for relative, item in fetched:
+                ledger.record(relative, item)
+            count += len(fetched)
         for name, item in loose.items():
             target = _inside(models_dir, name)
-            if not _up_to_date(target, item):
-                _fetch(client, bucket, item, target, staging_root / ".parts")
+            if not ledger.up_to_date(name, target, item):
+                _fetch(client, bucket, item, target, parts)
+                ledger.record(name, item)
                 count += 1
     finally:
         shutil.rmtree(staging_root, ignore_errors=True)
+        if count:
+            ledger.save()
     return count
 
 
