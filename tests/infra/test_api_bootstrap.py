@@ -206,9 +206,6 @@ def test_an_idle_sync_changes_nothing_and_a_failed_one_keeps_the_last_good_state
     class FailsOnSecondFile:
         """The real client, with the connection lost before the version's second file."""
 
-        def __init__(self) -> None:
-            self.downloads = 0
-
         def __getattr__(self, name):
             return getattr(client, name)
 
