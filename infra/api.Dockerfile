@@ -23,13 +23,15 @@ RUN pip install "uv>=0.4,<1" \
  && rm /tmp/runtime.txt
 
 # Everything but the demo's stand-ins: the local TMDB server (ingestion/fake_tmdb/) and the Gemini
-# stand-in (cli/gemini_standin.py), which the API never imports (tests/infra/test_images.py).
+# stand-in (cli/gemini_standin.py), which the API never imports and .dockerignore keeps out of
+# the build context (tests/infra/test_images.py). The CLI is whole: the daily workflow's task runs
+# `tmdb refresh` from this image.
 COPY warehouse/ warehouse/
 COPY ingestion/*.py ingestion/
 COPY ingestion/tmdb/ ingestion/tmdb/
 COPY ml/ ml/
 COPY api/ api/
-COPY cli/__init__.py cli/demo.py cli/errors.py cli/main.py cli/
+COPY cli/ cli/
 COPY dbt_project/ dbt_project/
 COPY dbt_project.yml profiles.yml ./
 COPY infra/api-entrypoint.sh infra/api_bootstrap.py infra/

@@ -54,16 +54,45 @@ def render(value: Any) -> list[str]:
     raise AssertionError(f"unexpected intrinsic {value!r}")
 
 
-def state_machine_definition(overrides: dict[str, str] | None = None) -> dict[str, Any]:
-    """backfill.asl.json with DefinitionSubstitutions applied as SAM does (defaults resolved)."""
-    (machine,) = resources("AWS::Serverless::StateMachine").values()
+SUBNETS = ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"]
+
+
+def _resolved(name: str) -> str:
+    """What `Ref` gives for a template resource or parameter, with made-up but well-formed ids."""
+    resource = template()["Resources"].get(name)
+    if resource is None:
+        default = template()["Parameters"][name].get("Default")
+        return ",".join(SUBNETS) if name == "PrivateSubnetIds" else str(default)
+    kind = resource["Type"]
+    if kind == "AWS::ECS::TaskDefinition":
+        family = render(resource["Properties"]["Family"])[0].replace("${AWS::StackName}", STACK)
+        return f"arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/{family}:1"
+    if kind == "AWS::SNS::Topic":
+        return f"arn:aws:sns:us-east-1:{ACCOUNT}:{STACK}-{name}"
+    if kind == "AWS::EC2::SecurityGroup":
+        return "sg-0a1b2c3d4e5f60001"
+    raise AssertionError(f"no stand-in for Ref {name} ({kind})")
+
+
+def state_machine_definition(
+    overrides: dict[str, str] | None = None, name: str = "BackfillStateMachine"
+) -> dict[str, Any]:
+    """The state machine's ASL file with DefinitionSubstitutions applied as SAM does (parameter
+    defaults, and stand-in ARNs that keep the resource's name)."""
+    machine = resources("AWS::Serverless::StateMachine")[name]
     properties = machine["Properties"]
     text = (INFRA / properties["DefinitionUri"]).read_text()
     values = {}
     for key, value in properties["DefinitionSubstitutions"].items():
+        if isinstance(value, dict) and "Fn::Join" in value:
+            separator, (item,) = value["Fn::Join"][0], [value["Fn::Join"][1]]
+            values[key] = _resolved(item["Ref"]).replace(",", separator)
+            continue
         (rendered,) = render(value)
         if rendered.startswith("Ref:"):
-            rendered = str(parameter_default(rendered[4:]))
+            rendered = _resolved(rendered[4:])
+        elif rendered == "GetAtt:ApiCluster.Arn":
+            rendered = f"arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/{STACK}-ApiCluster"
         elif rendered.startswith("GetAtt:"):
             rendered = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{rendered[7:]}"
         else:
@@ -85,13 +114,15 @@ def path_get(document: Any, path: str) -> Any:
 
 
 def select(selector: dict[str, Any], state_input: Any, context: dict[str, Any]) -> Any:
-    """Evaluate a Parameters/ItemSelector block whose `.$` fields are plain paths."""
+    """Evaluate a Parameters/ItemSelector block whose `.$` fields are paths or intrinsics."""
     out: dict[str, Any] = {}
     for key, value in selector.items():
         if isinstance(value, dict):
             out[key] = select(value, state_input, context)
         elif key.endswith(".$"):
-            if value.startswith("$$."):
+            if value.startswith("States."):
+                out[key[:-2]] = intrinsic(value, state_input, context)
+            elif value.startswith("$$."):
                 out[key[:-2]] = path_get(context, "$." + value[3:])
             else:
                 out[key[:-2]] = path_get(state_input, value)
@@ -123,8 +154,9 @@ def _split_args(text: str) -> list[str]:
     return args
 
 
-def intrinsic(expression: str, state_input: Any) -> Any:
-    """The few Step Functions intrinsics the backfill uses, with their documented semantics."""
+def intrinsic(expression: str, state_input: Any, context: dict[str, Any] | None = None) -> Any:
+    """The few Step Functions intrinsics the state machines use, with their documented
+    semantics; `$$.` paths read the context object."""
     expression = expression.strip()
     if expression.startswith("'") and expression.endswith("'"):
         return expression[1:-1]
@@ -132,11 +164,16 @@ def intrinsic(expression: str, state_input: Any) -> Any:
         return expression == "true"
     if re.fullmatch(r"-?\d+", expression):
         return int(expression)
+    if expression.startswith("$$."):
+        return path_get(context or {}, "$." + expression[3:])
     if expression.startswith("$"):
         return path_get(state_input, expression)
     match = re.fullmatch(r"(States\.\w+)\((.*)\)", expression, re.S)
     assert match, f"not an intrinsic: {expression}"
-    name, args = match.group(1), [intrinsic(a, state_input) for a in _split_args(match.group(2))]
+    name, args = (
+        match.group(1),
+        [intrinsic(a, state_input, context) for a in _split_args(match.group(2))],
+    )
     if name == "States.StringToJson":
         return json.loads(args[0])
     if name == "States.JsonMerge":
@@ -151,6 +188,15 @@ def intrinsic(expression: str, state_input: Any) -> Any:
         return values
     if name == "States.Array":
         return list(args)
+    if name == "States.StringSplit":
+        return [part for part in args[0].split(args[1]) if part]
+    if name == "States.ArrayGetItem":
+        return args[0][args[1]]
+    if name == "States.Format":
+        template_, *values = args
+        pieces = template_.split("{}")
+        assert len(pieces) == len(values) + 1, expression
+        return "".join(p + str(v) for p, v in zip(pieces, [*values, ""], strict=True))
     raise AssertionError(f"intrinsic not modelled: {name}")
 
 
@@ -163,7 +209,7 @@ def pass_state(state: dict[str, Any], state_input: Any, context: dict[str, Any])
             if isinstance(value, dict):
                 out[key] = evaluate(value)
             elif key.endswith(".$") and value.startswith("States."):
-                out[key[:-2]] = intrinsic(value, state_input)
+                out[key[:-2]] = intrinsic(value, state_input, context)
             elif key.endswith(".$"):
                 out[key[:-2]] = select({key: value}, state_input, context)[key[:-2]]
             else:

@@ -7,6 +7,7 @@ point imports (the import graph is taken from a real import in a subprocess).
 
 from __future__ import annotations
 
+import fnmatch
 import posixpath
 import shlex
 import subprocess
@@ -47,19 +48,41 @@ def _copies(dockerfile: str) -> list[tuple[list[str], str]]:
     return copies
 
 
+def _ignored(path: Path) -> bool:
+    """Left out of the build context by .dockerignore (its patterns, and everything under a
+    pattern that names a folder; the file uses no `!` exceptions)."""
+    relative = path.relative_to(REPO_ROOT).as_posix()
+    patterns = [
+        line.strip()
+        for line in (REPO_ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert not any(p.startswith("!") for p in patterns)
+    parents = [relative, *(p.as_posix() for p in Path(relative).parents if p.as_posix() != ".")]
+    return any(
+        fnmatch.fnmatchcase(candidate, pattern.removeprefix("**/"))
+        or fnmatch.fnmatchcase(Path(candidate).name, pattern.removeprefix("**/"))
+        if pattern.startswith("**/")
+        else fnmatch.fnmatchcase(candidate, pattern)
+        for pattern in patterns
+        for candidate in parents
+    )
+
+
 def _source_files(source: str) -> list[tuple[Path, str]]:
-    """(file, its path relative to where COPY puts it) for one COPY source."""
+    """(file, its path relative to where COPY puts it) for one COPY source, as the build context
+    holds it (without what .dockerignore leaves out)."""
     if source.endswith("/"):
         folder = REPO_ROOT / source
         assert folder.is_dir(), source
         return [
             (path, path.relative_to(folder).as_posix())
             for path in sorted(folder.rglob("*"))
-            if path.is_file() and "__pycache__" not in path.parts
+            if path.is_file() and not _ignored(path)
         ]
     matches = sorted(REPO_ROOT.glob(source))
     assert matches, f"COPY {source} matches nothing"
-    return [(path, path.name) for path in matches if path.is_file()]
+    return [(path, path.name) for path in matches if path.is_file() and not _ignored(path)]
 
 
 def image_files(name: str, root: str) -> set[str]:

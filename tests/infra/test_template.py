@@ -8,7 +8,6 @@ import inspect
 import re
 import subprocess
 import sys
-from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,7 +16,6 @@ import pytest
 from ingestion import lambda_handlers
 from tests.infra.helpers import (
     LAKE_BUCKET,
-    STACK,
     TEMPLATE,
     pass_state,
     render,
@@ -155,38 +153,6 @@ def test_s3_trigger_filter_matches_the_lake_layout_and_reaches_the_loader() -> N
         )
         == []
     )
-
-
-def test_schedule_delivers_eventbridge_time_to_daily_handler(monkeypatch) -> None:
-    daily = resources(FUNCTIONS)["DailyFunction"]["Properties"]
-    (event,) = daily["Events"].values()
-    assert event["Type"] == "Schedule"
-    properties = event["Properties"]
-    # No Input/InputPath: the function gets EventBridge's scheduled event, `time` included.
-    assert not {"Input", "InputPath", "InputTransformer"} & properties.keys()
-    minute, hour, *_ = re.fullmatch(r"cron\((.+)\)", properties["Schedule"]).group(1).split()
-    assert int(hour) >= 9  # after TMDB publishes the day's files (~08:00 UTC)
-
-    seen = {}
-
-    def fake_run_daily(settings, today=None, load_raw=True):
-        seen.update(today=today, load_raw=load_raw)
-        return SimpleNamespace(ids_selected=3, fetched=3, missing=0, lines=lambda: ["ok"])
-
-    monkeypatch.setattr(lambda_handlers, "run_daily", fake_run_daily)
-    scheduled = {
-        "version": "0",
-        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "123456789012",
-        "time": f"2025-07-01T{int(hour):02d}:{int(minute):02d}:00Z",
-        "region": "us-east-1",
-        "resources": [f"arn:aws:events:us-east-1:123456789012:rule/{STACK}-daily"],
-        "detail": {},
-    }
-    assert lambda_handlers.daily_handler(scheduled, None)["changed"] == 3
-    assert seen == {"today": date(2025, 7, 1), "load_raw": False}
 
 
 def _run_until_fetch(definition: dict, execution_input: dict) -> tuple[dict, list[dict]]:
