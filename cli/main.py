@@ -317,6 +317,51 @@ def score_command():
     out.print(f"scored {scored:,} movies with model {version}", highlight=False)
 
 
+@app.command("refresh")
+def refresh_command(
+    skip_ingest: Annotated[
+        bool, typer.Option("--skip-ingest", help="Run the rest on what raw_tmdb holds.")
+    ] = False,
+    retrain: Annotated[
+        bool, typer.Option("--retrain", help="Retrain before scoring even if the model is new.")
+    ] = False,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Rebuild incremental marts from scratch.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as one JSON object.")
+    ] = False,
+):
+    """The daily cycle: change feed → lake → raw → source freshness → dbt build (into a shadow
+    schema, swapped in whole) → score (retrain when due) → docs; one at a time. A running API
+    picks up the new marts, docs and model without a restart."""
+    import json
+
+    from cli.refresh import RefreshOptions, refresh
+
+    def progress(line: str) -> None:
+        err.print(line, highlight=False, markup=False)
+
+    options = RefreshOptions(skip_ingest=skip_ingest, retrain=retrain, full_refresh=full_refresh)
+    try:
+        summary = refresh(get_settings(), options, progress=progress)
+    except KeyboardInterrupt:
+        _fail("interrupted")
+    except Exception as exc:
+        expected = expected_failure(exc)
+        if expected is None:
+            raise
+        reason = str(expected).splitlines()[0] if str(expected) else type(expected).__name__
+        if as_json:
+            print(json.dumps({"status": "failed", "reason": reason}))
+        _fail(reason)
+    if as_json:
+        print(json.dumps(summary.to_json(), default=str))
+        return
+    for line in summary.lines():
+        out.print(line, highlight=False, markup=False)
+
+
 # --- the API ---------------------------------------------------------------------------------
 
 

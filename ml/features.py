@@ -179,14 +179,19 @@ FEATURES_DIGEST = "md5(ml_movie_features::text)"
 
 
 def load_feature_rows(
-    conn: Connection, movie_ids: Sequence[int] | None = None, *, digest: bool = False
+    conn: Connection,
+    movie_ids: Sequence[int] | None = None,
+    *,
+    digest: bool = False,
+    schema: str = "marts",
 ) -> pd.DataFrame:
     """Rows of `marts.ml_movie_features` (all, or the given movies), label included, and with
-    `digest` each row's `features_digest`."""
+    `digest` each row's `features_digest`. `tmdb refresh` reads the shadow marts it is about to
+    swap in (`schema`), so the scores it publishes come from the features published with them."""
     columns = ", ".join([*RAW_COLUMNS, LABEL])
     if digest:
         columns += f", {FEATURES_DIGEST} as features_digest"
-    query = f"select {columns} from marts.ml_movie_features"
+    query = f"select {columns} from {schema}.ml_movie_features"
     params: tuple = ()
     if movie_ids is not None:
         query += " where movie_id = any(%s)"

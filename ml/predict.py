@@ -223,13 +223,15 @@ def _movie_id(value: Any) -> int | None:
     return None if value is None or pd.isna(value) else int(value)
 
 
-def score_all(conn, predictor: Predictor, chunk: int = SCORE_CHUNK) -> int:
+def score_all(
+    conn, predictor: Predictor, chunk: int = SCORE_CHUNK, *, schema: str = "marts"
+) -> int:
     """Write a probability and its top factors for every movie to `ml.movie_success_scores`
     (replacing this model version's earlier scores); returns the number of movies scored.
 
     The factors are stored beside the probability so that `/predict` for a catalogued movie
     is a lookup of what was computed here, not a fresh explanation per request."""
-    rows = load_feature_rows(conn, digest=True)
+    rows = load_feature_rows(conn, digest=True, schema=schema)
     scored_at = datetime.now(UTC)
     with conn.cursor() as cur:
         cur.execute(
