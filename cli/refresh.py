@@ -173,9 +173,14 @@ class RefreshSummary:
 
 
 def shadow_target(settings: Settings) -> Path:
-    """dbt's target folder for the shadow build: the API's own stays as it is until the swap."""
-    target = settings.dbt_target_path
-    return target.with_name(f"{target.name}__next")
+    """dbt's target folder for the shadow build: the API's own stays as it is until the swap.
+    Kept between refreshes (dbt's partial parse), under the state folder, out of the checkout."""
+    return settings.state_dir / "refresh" / "target__next"
+
+
+def docs_target(settings: Settings) -> Path:
+    """Where the docs of the swapped-in marts are generated before they are installed."""
+    return settings.state_dir / "refresh" / "target__docs"
 
 
 class _Cycle:
@@ -316,8 +321,7 @@ class _Cycle:
         with self.step("docs"):
             # Generated against the live `marts` (no var): the artefacts the API and the
             # semantic layer read must name `marts`, never the shadow.
-            target = self.settings.dbt_target_path
-            built = target.with_name(f"{target.name}__docs")
+            built = docs_target(self.settings)
             shutil.rmtree(built, ignore_errors=True)
             docs = self.settings.model_copy(update={"dbt_target_dir": built})
             run_dbt(docs, ["docs", "generate"])
