@@ -187,7 +187,12 @@ class _Cycle:
     """One refresh's run: the steps in order, each timed and its failure named."""
 
     def __init__(
-        self, settings: Settings, options: RefreshOptions, progress: Progress, today: date | None
+        self,
+        settings: Settings,
+        options: RefreshOptions,
+        progress: Progress,
+        today: date | None,
+        since: date | None,
     ) -> None:
         from warehouse.shadow_marts import shadow_dbt_args
 
@@ -195,6 +200,7 @@ class _Cycle:
         self.options = options
         self.progress = progress
         self.today = today
+        self.since = since
         self.summary = RefreshSummary()
         self.shadow = settings.model_copy(update={"dbt_target_dir": shadow_target(settings)})
         self.shadow_args = shadow_dbt_args()
@@ -223,7 +229,9 @@ class _Cycle:
         from ingestion.progress import LogProgress
 
         with self.step("ingest"):
-            result = run_daily(self.settings, today=self.today, progress=LogProgress())
+            result = run_daily(
+                self.settings, since=self.since, today=self.today, progress=LogProgress()
+            )
         self.summary.films_changed = result.fetched + result.missing
         self.summary.ingest = {
             "ids_selected": result.ids_selected,
@@ -344,15 +352,17 @@ def refresh(
     *,
     progress: Progress | None = None,
     today: date | None = None,
+    since: date | None = None,
 ) -> RefreshSummary:
     """Run the daily cycle once (see the module docstring); `today` pins the change feed's end
-    (tests move the local TMDB server a day)."""
+    (tests move the local TMDB server a day), `since` its start instead of the watermark (the
+    demo's first increment starts at its backfill's export)."""
     from warehouse.connection import bootstrap, connect
     from warehouse.refreshes import RefreshLock, record_end, record_start
 
     progress = progress or (lambda line: None)
     url = bootstrap(settings)
-    cycle = _Cycle(settings, options, progress, today)
+    cycle = _Cycle(settings, options, progress, today, since)
     with RefreshLock(url) as lock:
         conn = connect(url)
         try:

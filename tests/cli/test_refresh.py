@@ -25,7 +25,7 @@ from api.main import create_app
 from cli.refresh import RefreshFailed, RefreshOptions, refresh
 from ingestion.fake_tmdb import FakeTmdbServer
 from tests.api.conftest import wait_until_ready
-from tests.builders import catalogue, tmdb_env, trained_warehouse_env
+from tests.builders import catalogue, loaded_warehouse_env, tmdb_env, trained_warehouse_env
 from tests.conftest import REPO_ROOT, query
 from warehouse.connection import analyst_url
 from warehouse.refreshes import RefreshLock
@@ -78,6 +78,16 @@ def _count_answer(client: TestClient) -> int:
 
 
 def _analyst_can_read_not_write(settings: Settings) -> None:
+    _analyst_can_read_not_write_marts(settings)
+    conn = psycopg2.connect(analyst_url(settings))
+    try:
+        with conn.cursor() as cur, pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            cur.execute("select count(*) from marts__next.dim_movies")  # the shadow is not theirs
+    finally:
+        conn.close()
+
+
+def _analyst_can_read_not_write_marts(settings: Settings) -> None:
     conn = psycopg2.connect(analyst_url(settings))
     try:
         with conn.cursor() as cur:
@@ -86,9 +96,6 @@ def _analyst_can_read_not_write(settings: Settings) -> None:
         conn.rollback()
         with conn.cursor() as cur, pytest.raises(psycopg2.Error):
             cur.execute("delete from marts.dim_movies")
-        conn.rollback()
-        with conn.cursor() as cur, pytest.raises(psycopg2.errors.InsufficientPrivilege):
-            cur.execute("select count(*) from marts__next.dim_movies")  # the shadow is not theirs
     finally:
         conn.close()
 
@@ -220,3 +227,24 @@ def test_a_failed_step_is_recorded(database_url: str, tmp_path: Path, monkeypatc
     with pytest.raises(RefreshFailed, match=r"refresh stopped at (freshness|build): "):
         refresh(Settings(), RefreshOptions(skip_ingest=True))
     assert query(database_url, "select status, reason from tmdb_app.refreshes")[0][0] == "failed"
+
+
+def test_the_first_refresh_builds_marts_and_trains_from_nothing(
+    pg_socket_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `make demo` does after its backfill: no marts, no model, one refresh."""
+    with loaded_warehouse_env(pg_socket_url, tmp_path, catalogue(SEED, MOVIES)) as (url, _):
+        monkeypatch.setenv("TMDB_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+        reset_settings_cache()
+        summary = refresh(Settings(), RefreshOptions(skip_ingest=True))
+        assert summary.retrained and summary.model_note == "retrained: no promoted model yet"
+        movies = query(url, "select count(*) from marts.dim_movies")[0][0]
+        assert movies > 0 and summary.scored == movies
+        # No earlier marts to keep: the shadow schema is created afresh by the next refresh.
+        assert query(url, "select count(*) from pg_namespace where nspname = 'marts__next'") == [
+            (0,)
+        ]
+        _analyst_can_read_not_write_marts(Settings())
+        manifest = json.loads((tmp_path / "target" / "semantic_manifest.json").read_text())
+        schemas = {m["node_relation"]["schema_name"] for m in manifest["semantic_models"]}
+        assert schemas == {"marts"}  # the served artefacts name the live marts, never the shadow
