@@ -26,6 +26,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI):
         app.state.tmdb = build_state(settings)
         app.state.tmdb.warm_up()
+        app.state.tmdb.follow_refreshes()
         try:
             yield
         finally:

@@ -241,8 +241,26 @@ class AskResponse(BaseModel):
     conversation_id: str = Field(description="Send it back with a follow-up question.")
 
 
+class DataAsOf(BaseModel):
+    """How new the data behind every answer is."""
+
+    refreshed_at: str | None = Field(
+        description="When the newest successful `tmdb refresh` finished (UTC, ISO 8601); null "
+        "when the marts were built without one (`tmdb transform`)."
+    )
+    newest_record_at: str | None = Field(
+        description="When the newest TMDB record the marts hold was fetched (UTC, ISO 8601)."
+    )
+
+
 class Health(BaseModel):
-    status: Literal["ok", "degraded"]
+    status: Literal["ok", "degraded", "starting"] = Field(
+        description="`starting` until the value index of `/ask` is built (a first question "
+        "then answers in normal time); `degraded` when the warehouse does not answer."
+    )
     database: Literal["ok", "unavailable"]
     model_version: str | None
     dbt_docs: bool
+    data_as_of: DataAsOf | None = Field(
+        description="The newest refresh and the newest record it holds; null without marts."
+    )

@@ -2,7 +2,8 @@
 
 Built once at startup from the one settings object, shared by every request through
 `api.deps`. The model is reloaded when `tmdb train` moves `artifacts/models/current`, so a
-retrained model is served without a restart.
+retrained model is served without a restart; the semantic engine, the schema context and the
+value index follow a `tmdb refresh` the same way (`api.refresh_watch`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 from api.ask.service import AskService
 from api.conversations import ConversationStore
 from api.grounding.values import DIMENSION_OF_KIND, Grounder
+from api.refresh_watch import RefreshWatcher
 from api.semantic.engine import SemanticLayerUnavailable
 from api.semantic.service import SemanticLayer
 from api.text_to_sql.executor import QueryExecutor
@@ -102,6 +104,8 @@ class AppState:
     semantic: SemanticLayer
     conversations: ConversationStore
     description_rules: DescriptionRules
+    grounder: Grounder
+    watcher: RefreshWatcher
     api_keys: frozenset[str] = field(default_factory=frozenset)
 
     _genres: tuple[float, frozenset[str]] | None = None
@@ -118,11 +122,28 @@ class AppState:
         return self._genres[1]
 
     def warm_up(self) -> None:
-        """What a first request would otherwise wait for: the MetricFlow engine and catalog."""
+        """What a first request would otherwise wait for: the MetricFlow engine and catalog
+        (here), the value index (in the background: `ready` says when it is built)."""
         if not self.semantic.warm_up():
             logger.warning("no semantic manifest yet: metrics answer 503 until `tmdb transform`")
+        self.grounder.start()
+
+    def follow_refreshes(self) -> None:
+        """Watch for `tmdb refresh` (and artefacts synced from S3) while the API serves."""
+        self.watcher.start()
+
+    @property
+    def ready(self) -> bool:
+        """Whether a first `/ask` answers in normal time: the value index is built."""
+        return self.grounder.ready
+
+    def forget_cached_names(self, _refresh_id: int | None = None) -> None:
+        """A refresh swapped the marts: names read from them are read again."""
+        self._genres = None
+        self.grounder.invalidate(_refresh_id)
 
     def close(self) -> None:
+        self.watcher.stop()
         self.executor.close()
 
 
@@ -152,15 +173,23 @@ def build_state(settings: Settings) -> AppState:
     keys = frozenset(k.strip() for k in (settings.api_keys or "").split(",") if k.strip())
     semantic = SemanticLayer(settings.dbt_target_path, executor)
     grounder = value_grounder(settings.dbt_target_path, executor, semantic)
+    schema_context = SchemaContextCache(settings.dbt_target_path)
     ask = AskService(
         llm,
         executor,
-        SchemaContextCache(settings.dbt_target_path),
+        schema_context,
         semantic,
         mode=settings.ask_engine,
         grounder=grounder,
     )
-    return AppState(
+    # Reloaders the watcher calls: each reloads only when its artefact changed.
+    watcher = RefreshWatcher(
+        owner_url(settings),
+        [semantic.warm_up, schema_context.get, lambda: grounder.ready and grounder.get()],
+        lambda refresh_id: None,
+        settings.refresh_poll_seconds,
+    )
+    state = AppState(
         settings=settings,
         executor=executor,
         models=ModelHolder(settings.artifacts_dir),
@@ -174,4 +203,8 @@ def build_state(settings: Settings) -> AppState:
         ),
         api_keys=keys,
         description_rules=description_rules(settings),
+        grounder=grounder,
+        watcher=watcher,
     )
+    watcher.on_refresh = state.forget_cached_names
+    return state

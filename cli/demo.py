@@ -104,12 +104,10 @@ def _stop(process: subprocess.Popen) -> None:
 
 def main(settings: Settings) -> int:
     from cli.errors import expected_failure
-    from ingestion.pipelines import run_bulk, run_daily
+    from cli.refresh import refresh
+    from ingestion.pipelines import run_bulk
     from ingestion.progress import RichProgress
-    from ml.evaluate import backtest_lines
-    from ml.pipeline import score_movies, train_model
     from warehouse.connection import bootstrap
-    from warehouse.dbt_runner import transform
 
     console.print(f"[bold]TMDB movie analytics demo[/]  ({ATTRIBUTION})")
     try:
@@ -128,24 +126,20 @@ def main(settings: Settings) -> int:
         )
         for line in bulk.lines():
             console.print(line, highlight=False)
-        daily = run_daily(settings, since=bulk.export_date, progress=RichProgress(console))
-        for line in daily.lines():
-            console.print(line, highlight=False)
+        # The daily increment goes through `tmdb refresh`, as a scheduler runs it: change feed,
+        # freshness, dbt build into the shadow marts, training (no model yet) and scoring, the
+        # swap, the docs.
         console.print(
-            "[bold]dbt build + docs generate[/] (staging → intermediate → marts, every test)"
+            "[bold]tmdb refresh[/] (daily increment → freshness → dbt build → train → score →"
+            " swap → docs)"
         )
-        transform(settings)
-        console.print(
-            "[bold]training the success classifier[/] (walk-forward backtest, with baselines)"
-        )
-        model = train_model(
+        summary = refresh(
             settings,
             progress=lambda line: console.print(f"  {line}", highlight=False, markup=False),
+            since=bulk.export_date,
         )
-        for line in backtest_lines(model.metadata):
-            console.print(f"  {line}", highlight=False, markup=False)
-        version, scored = score_movies(settings)
-        console.print(f"scored {scored:,} movies with model {version}", highlight=False)
+        for line in summary.lines():
+            console.print(line, highlight=False, markup=False)
     except KeyboardInterrupt:
         console.print("[red]interrupted[/]")
         return 130

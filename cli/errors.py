@@ -16,6 +16,8 @@ EXPECTED = (
     "warehouse.connection:WarehouseUnavailable",
     "warehouse.embedded:EmbeddedWarehouseError",
     "warehouse.dbt_runner:DbtFailed",
+    "warehouse.refreshes:RefreshBusy",
+    "cli.refresh:RefreshFailed",
     "ml.artifacts:ModelUnavailable",
     "ml.train:NotEnoughData",
     "ml.train:NotPromoted",

@@ -343,6 +343,55 @@ def score_command():
     out.print(f"scored {scored:,} movies with model {version}", highlight=False)
 
 
+@app.command("refresh")
+def refresh_command(
+    skip_ingest: Annotated[
+        bool, typer.Option("--skip-ingest", help="Run the rest on what raw_tmdb holds.")
+    ] = False,
+    retrain: Annotated[
+        bool, typer.Option("--retrain", help="Retrain before scoring even if the model is new.")
+    ] = False,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Rebuild incremental marts from scratch.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as one JSON object.")
+    ] = False,
+):
+    """The daily cycle: change feed → lake → raw → source freshness → dbt build (into a shadow
+    schema, swapped in whole) → score (retrain when due) → docs; one at a time. A running API
+    picks up the new marts, docs and model without a restart."""
+    import json
+
+    from cli.refresh import RefreshOptions, refresh
+
+    def progress(line: str) -> None:
+        err.print(line, highlight=False, markup=False)
+
+    options = RefreshOptions(skip_ingest=skip_ingest, retrain=retrain, full_refresh=full_refresh)
+    from contextlib import redirect_stdout
+
+    try:
+        # dbt logs to stdout; stdout is kept for the summary (one JSON object with --json).
+        with redirect_stdout(sys.stderr):
+            summary = refresh(get_settings(), options, progress=progress)
+    except KeyboardInterrupt:
+        _fail("interrupted")
+    except Exception as exc:
+        expected = expected_failure(exc)
+        if expected is None:
+            raise
+        reason = str(expected).splitlines()[0] if str(expected) else type(expected).__name__
+        if as_json:
+            print(json.dumps({"status": "failed", "reason": reason}))
+        _fail(reason)
+    if as_json:
+        print(json.dumps(summary.to_json(), default=str))
+        return
+    for line in summary.lines():
+        out.print(line, highlight=False, markup=False)
+
+
 # --- the API ---------------------------------------------------------------------------------
 
 
@@ -405,6 +454,14 @@ def _show_answer(answer, rows: int = 20) -> None:
     _print_rows(answer.columns, answer.rows[:rows], len(answer.rows), answer.truncated)
 
 
+def data_as_of_line(as_of: dict) -> str:
+    """ "Data as of …" for the terminal, from `/health`'s `data_as_of`."""
+    newest = as_of.get("newest_record_at") or "unknown"
+    refreshed = as_of.get("refreshed_at")
+    tail = f"refreshed {refreshed}" if refreshed else "no `tmdb refresh` yet"
+    return f"Data as of {newest} (newest record; {tail})"
+
+
 @app.command("ask")
 def ask_command(
     question: Annotated[str, typer.Argument(help="A question about the movies, in plain words.")],
@@ -424,13 +481,16 @@ def ask_command(
     def action():
         state = build_state(settings)
         try:
-            return _ask_once(state, question, conversation, max_rows, chart is not None)
+            answer = _ask_once(state, question, conversation, max_rows, chart is not None)
+            return answer, state.watcher.data_as_of()
         finally:
             state.close()
 
-    answer = _run(action)
+    answer, as_of = _run(action)
     _show_answer(answer)
     out.print(f"[dim]conversation {answer.conversation_id}[/]", highlight=False)
+    if as_of is not None:
+        out.print(f"[dim]{data_as_of_line(as_of)}[/]", highlight=False)
     if chart is not None:
         if answer.chart_png is None:
             _fail("the result cannot be drawn as a chart")

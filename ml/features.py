@@ -179,14 +179,19 @@ FEATURES_DIGEST = "md5(ml_movie_features::text)"
 
 
 def load_feature_rows(
-    conn: Connection, movie_ids: Sequence[int] | None = None, *, digest: bool = False
+    conn: Connection,
+    movie_ids: Sequence[int] | None = None,
+    *,
+    digest: bool = False,
+    schema: str = "marts",
 ) -> pd.DataFrame:
     """Rows of `marts.ml_movie_features` (all, or the given movies), label included, and with
-    `digest` each row's `features_digest`."""
+    `digest` each row's `features_digest`. `tmdb refresh` reads the shadow marts it is about to
+    swap in (`schema`), so the scores it publishes come from the features published with them."""
     columns = ", ".join([*RAW_COLUMNS, LABEL])
     if digest:
         columns += f", {FEATURES_DIGEST} as features_digest"
-    query = f"select {columns} from marts.ml_movie_features"
+    query = f"select {columns} from {schema}.ml_movie_features"
     params: tuple = ()
     if movie_ids is not None:
         query += " where movie_id = any(%s)"
@@ -197,7 +202,7 @@ def load_feature_rows(
 
 
 def stream_unscored_rows(
-    conn: Connection, model_version: str, chunk: int
+    conn: Connection, model_version: str, chunk: int, *, schema: str = "marts"
 ) -> Iterator[pd.DataFrame]:
     """Rows of `marts.ml_movie_features` (digest included) that `model_version` has no stored
     score for, `chunk` at a time from a server-side cursor, so scoring the whole catalogue
@@ -207,7 +212,7 @@ def stream_unscored_rows(
         cur.itersize = chunk
         cur.execute(
             f"select {columns}, {FEATURES_DIGEST} as features_digest"
-            " from marts.ml_movie_features where not exists (select 1 from"
+            f" from {schema}.ml_movie_features where not exists (select 1 from"
             " ml.movie_success_scores as scores where scores.movie_id ="
             " ml_movie_features.movie_id and scores.model_version = %s) order by movie_id",
             (model_version,),

@@ -224,7 +224,9 @@ def _movie_id(value: Any) -> int | None:
     return None if value is None or pd.isna(value) else int(value)
 
 
-def score_all(conn, predictor: Predictor, chunk: int = SCORE_CHUNK) -> int:
+def score_all(
+    conn, predictor: Predictor, chunk: int = SCORE_CHUNK, *, schema: str = "marts"
+) -> int:
     """Give every movie a probability and its top factors from this model version in
     `ml.movie_success_scores`; returns how many movies hold one.
 
@@ -232,19 +234,20 @@ def score_all(conn, predictor: Predictor, chunk: int = SCORE_CHUNK) -> int:
     is a lookup of what was computed here, not a fresh explanation per request. A stored score
     whose features row is unchanged (same digest, same model version) is the answer already:
     after a daily increment only the changed and new movies are explained, and the feature rows
-    are read a chunk at a time, so the whole catalogue never sits in memory at once."""
+    are read a chunk at a time, so the whole catalogue never sits in memory at once. `schema`
+    is where the features are (`tmdb refresh` scores the shadow marts before it swaps them in)."""
     scored_at = datetime.now(UTC)
     with conn.cursor() as cur:
         cur.execute(
             "delete from ml.movie_success_scores as scores where model_version = %s and not"
-            f" exists (select 1 from marts.ml_movie_features where ml_movie_features.movie_id"
+            f" exists (select 1 from {schema}.ml_movie_features where ml_movie_features.movie_id"
             f" = scores.movie_id and {FEATURES_DIGEST} = scores.features_digest)",
             (predictor.version,),
         )
         stale = cur.rowcount
     explained = 0
     with conn.cursor() as cur:
-        for rows in stream_unscored_rows(conn, predictor.version, chunk):
+        for rows in stream_unscored_rows(conn, predictor.version, chunk, schema=schema):
             predictions = predictor.explain(rows)
             execute_values(
                 cur,

@@ -441,6 +441,7 @@ def train(
     plan: TrainingPlan = DEFAULT_PLAN,
     progress: Progress | None = None,
     force: bool = False,
+    schema: str = "marts",
 ) -> artifacts.LoadedModel:
     """Backtest, train on every labelled release, and write a versioned artifact; returns it
     loaded. It becomes `current` unless `promotion_problem` finds one and `force` is off: then
@@ -448,8 +449,8 @@ def train(
 
     `progress` gets a line as each step starts (without it they go to the log, at INFO)."""
     step = _Steps(progress, plan.backtest_years)
-    step("loading rows from marts.ml_movie_features")
-    rows = load_feature_rows(conn)
+    step(f"loading rows from {schema}.ml_movie_features")
+    rows = load_feature_rows(conn, schema=schema)
     labelled = backtest.labelled_in_order(rows)
     _require_labelled(labelled)
 

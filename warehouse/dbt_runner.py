@@ -183,16 +183,72 @@ def transform(settings: Settings, *, full_refresh: bool = False) -> list[WarnedT
 
     Returns the plausibility tests that warned: they never stop the build, and `docs generate`
     overwrites `run_results.json`, so they are taken from the build's own result."""
-    from warehouse.dbt_docs_check import undocumented
-
     build = ["build", "--full-refresh"] if full_refresh else ["build"]
     warnings = build_warnings(run_dbt(settings, build))
     run_dbt(settings, ["docs", "generate"])
-    target = settings.dbt_target_path
+    check_documented(settings.dbt_target_path)
+    return warnings
+
+
+def check_documented(target: Path) -> None:
+    """Raise `DbtFailed` when `dbt docs generate` in `target` left a model or column
+    undescribed (the docs are the schema context of `/ask`)."""
+    from warehouse.dbt_docs_check import undocumented
+
     problems = undocumented(target / "manifest.json", target / "catalog.json")
     if problems:
         shown = "; ".join(problems[:3]) + (
             f" and {len(problems) - 3} more" if len(problems) > 3 else ""
         )
         raise DbtFailed(f"undocumented in the dbt project: {shown}")
-    return warnings
+
+
+@dataclass(frozen=True)
+class BuildCounts:
+    """What a `dbt build` did: models built, and data and unit tests by outcome."""
+
+    models_built: int = 0
+    tests_passed: int = 0
+    tests_warned: int = 0
+    tests_failed: int = 0
+
+
+def build_counts(result) -> BuildCounts:
+    """The counts of a `run_dbt(..., ["build"])` result, for the refresh summary."""
+    models = passed = warned = failed = 0
+    for node in getattr(result.result, "results", None) or []:
+        kind, status = str(getattr(node.node, "resource_type", "")), str(node.status)
+        if kind.endswith("model") and status == "success":
+            models += 1
+        elif kind.endswith("test"):
+            if status == "pass":
+                passed += 1
+            elif status == "warn":
+                warned += 1
+            elif status in ("fail", "error"):
+                failed += 1
+    return BuildCounts(models, passed, warned, failed)
+
+
+# What the API reads from the target folder, the manifests last: a reader that reloads when a
+# manifest changes finds the catalog and the docs page of the same build already in place.
+SERVED_ARTIFACTS = ("catalog.json", "index.html", "manifest.json", "semantic_manifest.json")
+
+
+def install_artifacts(built: Path, target: Path) -> list[str]:
+    """Copy the served artefacts of a finished dbt run (`built`) into the API's target folder.
+
+    Each file is copied beside its destination under a temporary name, then renamed over it
+    (`os.replace`, atomic on one filesystem): a reader sees the old file or the new, never half
+    of one, and a run that fails before this point leaves the served set untouched."""
+    import shutil
+
+    target.mkdir(parents=True, exist_ok=True)
+    missing = [name for name in SERVED_ARTIFACTS if not (built / name).is_file()]
+    if missing:
+        raise DbtFailed(f"dbt docs generate wrote no {', '.join(missing)} in {built}")
+    for name in SERVED_ARTIFACTS:
+        staging = target / f".{name}.{os.getpid()}.tmp"
+        shutil.copyfile(built / name, staging)
+        os.replace(staging, target / name)
+    return list(SERVED_ARTIFACTS)

@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     # the matching secret above with the value from Secrets Manager, once per process.
     tmdb_api_token_secret_arn: str | None = Field(default=None, alias="TMDB_API_TOKEN_SECRET_ARN")
     database_url_secret_arn: str | None = Field(default=None, alias="DATABASE_URL_SECRET_ARN")
+    # `tmdb refresh` retrains first when the promoted model is older than this.
+    model_max_age_days: float = Field(default=7.0, gt=0, alias="MODEL_MAX_AGE_DAYS")
+    # How often the running API looks for a new refresh (new marts, docs, model).
+    refresh_poll_seconds: float = Field(default=5.0, gt=0, alias="REFRESH_POLL_SECONDS")
+
     # Deployment only (the API container): where `tmdb train` published models and dbt docs.
     artifacts_s3_uri: str | None = Field(default=None, alias="ARTIFACTS_S3_URI")
 

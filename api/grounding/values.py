@@ -140,7 +140,12 @@ def _without_article(title: str) -> str | None:
 
 
 class Grounder:
-    """The current `Values`, rebuilt in the background when a dbt build has run since."""
+    """The current `Values`, built in the background from start-up (`start`) and rebuilt in the
+    background when a dbt build or a refresh has run since; the old index answers meanwhile.
+
+    At the real catalogue's size (4.2 M values) a build takes tens of seconds: the API starts it
+    when it starts, `/health` says `starting` until it is `ready`, and a request that comes
+    earlier waits for that build rather than starting a second one."""
 
     def __init__(
         self,
@@ -155,29 +160,57 @@ class Grounder:
         self._stamp: tuple | None = None
         self._lock = threading.Lock()
         self._building = False
+        self._built = threading.Event()  # set when a build finished (or failed)
+        self._generation: object = None  # bumped by `invalidate` (a refresh swapped the marts)
+        self.builds = 0  # how many indexes were built: tests assert on it, not on timings
 
     def _current_stamp(self) -> tuple:
-        stamps = []
+        stamps: list[object] = [self._generation]
         for name in STALE_FILES:
             path = self.target_dir / name
             stamps.append(path.stat().st_mtime_ns if path.exists() else None)
         return tuple(stamps)
 
+    @property
+    def ready(self) -> bool:
+        """Whether an index is built (or the first build gave up: requests then retry)."""
+        return self._built.is_set()
+
+    def start(self) -> None:
+        """Build the first index in a background thread (the API's start-up)."""
+        with self._lock:
+            if self._values is not None or self._building:
+                return
+            self._building = True
+        threading.Thread(
+            target=self._rebuild, args=(self._current_stamp(),), daemon=True, name="grounding"
+        ).start()
+
+    def invalidate(self, generation: object) -> None:
+        """Mark the index stale though no file changed (the marts were swapped by a refresh
+        whose docs have not reached this host yet); the next `get` rebuilds in the background."""
+        self._generation = generation
+
     def _build(self, stamp: tuple) -> Values:
         values = build_values(self._run, self._synonyms())
         with self._lock:
             self._values, self._stamp, self._building = values, stamp, False
+            self.builds += 1
+        self._built.set()
         logger.info("value index built: %s values", f"{len(values.index):,}")
         return values
 
     def get(self) -> Values:
-        """The index; built on first use, then refreshed behind the scenes when stale."""
+        """The index; refreshed behind the scenes when stale. Before the first index exists a
+        request waits for the build under way, or builds it itself when none is."""
         stamp = self._current_stamp()
         with self._lock:
             values, fresh, building = self._values, stamp == self._stamp, self._building
             if values is not None and not fresh and not building:
                 self._building = True
         if values is None:
+            if building and self._built.wait(timeout=600) and self._values is not None:
+                return self._values
             return self._build(stamp)
         if not fresh and not building:
             threading.Thread(target=self._rebuild, args=(stamp,), daemon=True).start()
@@ -187,6 +220,7 @@ class Grounder:
         try:
             self._build(stamp)
         except Exception:  # the old index keeps serving; the next request tries again
-            logger.exception("value index refresh failed")
+            logger.exception("value index build failed")
             with self._lock:
                 self._building = False
+            self._built.set()

@@ -124,6 +124,7 @@ class EngineCache:
         self._lock = threading.Lock()
         self._loaded: LoadedManifest | None = None
         self._stamp: tuple[int, int] | None = None
+        self._reloading = False
 
     def get(self) -> LoadedManifest:
         path = self.target_dir / MANIFEST_FILE
@@ -133,7 +134,19 @@ class EngineCache:
         except FileNotFoundError:
             stamp = None
         with self._lock:
-            if self._loaded is None or stamp != self._stamp:
-                self._loaded = load(self.target_dir)
-                self._stamp = stamp
-            return self._loaded
+            if self._loaded is not None and (stamp == self._stamp or self._reloading):
+                return self._loaded
+            if self._loaded is None:
+                self._loaded, self._stamp = load(self.target_dir), stamp
+                return self._loaded
+            # A new manifest (a refresh): one caller loads it while the others keep the
+            # engine they have, so no request waits for MetricFlow behind this lock.
+            self._reloading = True
+        try:
+            loaded = load(self.target_dir)
+        finally:
+            with self._lock:
+                self._reloading = False
+        with self._lock:
+            self._loaded, self._stamp = loaded, stamp
+            return loaded

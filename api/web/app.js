@@ -498,6 +498,17 @@
     const status = $("health-status");
     try {
       const health = await call("GET", "/health");
+      const asOf = health.data_as_of;
+      $("data-as-of").textContent = asOf && asOf.newest_record_at
+        ? `Data as of ${asOf.newest_record_at.slice(0, 16).replace("T", " ")} UTC`
+        : "";
+      if (health.status === "starting") {
+        // The value index is still being built; ask again shortly.
+        status.textContent = "Service starting…";
+        status.dataset.status = "starting";
+        setTimeout(loadHealth, 1000);
+        return;
+      }
       if (health.status === "ok") {
         status.textContent = health.model_version
           ? `Service ok · model ${health.model_version}`

@@ -79,3 +79,25 @@ def drafts_then_text(*drafts: dict, answer: str = "Here is what the data says.")
         return answer
 
     return respond
+
+
+def wait_until_ready(client: TestClient, timeout: float = 60.0) -> dict:
+    """`/health` once the API says `ok` (its value index is built in the background at
+    start-up; until then it says `starting`)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        health = client.get("/health").json()
+        if health["status"] != "starting" or time.monotonic() > deadline:
+            return health
+        time.sleep(0.05)
+
+
+def iso_utc(value) -> str:
+    """A timestamp as `/health` writes it: UTC, ISO 8601, `Z`."""
+    from datetime import UTC
+
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -7,7 +7,8 @@ import shutil
 
 import psycopg2
 
-from tests.api.conftest import sql_then_text
+from tests.api.conftest import iso_utc, sql_then_text, wait_until_ready
+from tests.conftest import query
 
 DESCRIPTION = {
     "title": "Untitled space opera",
@@ -76,15 +77,21 @@ def test_batch_keeps_the_order(api, api_warehouse) -> None:
     assert too_many.status_code == 422
 
 
-def test_model_card_health_and_docs(api) -> None:
+def test_model_card_health_and_docs(api, api_warehouse) -> None:
     client = api()
     card = client.get("/models/current").json()
     assert card["version"] == "api-test" and card["features"] and card["metrics"]["model"]
     assert card["data_snapshot"]["training_rows"] > 0
     assert "## Intended use" in card["model_card_markdown"]
-    health = client.get("/health").json()
+    health = wait_until_ready(client)
+    newest = query(
+        api_warehouse.database_url, "select max(last_refreshed_at) from marts.dim_movies"
+    )
+    # Built by `tmdb transform`, never refreshed: no refresh yet, but the newest record it holds.
     assert health == {"status": "ok", "database": "ok", "model_version": "api-test",
-                      "dbt_docs": True}  # fmt: skip
+                      "dbt_docs": True,
+                      "data_as_of": {"refreshed_at": None,
+                                     "newest_record_at": iso_utc(newest[0][0])}}  # fmt: skip
     docs = client.get("/dbt-docs/")
     assert docs.status_code == 200 and "text/html" in docs.headers["content-type"]
     manifest = client.get("/dbt-docs/manifest.json").json()
