@@ -239,6 +239,12 @@ class AskResponse(BaseModel):
         description="The built-in engine's reading: metrics, groupings, years, grounded values.",
     )
     conversation_id: str = Field(description="Send it back with a follow-up question.")
+    suggestions: list[str] = Field(
+        default_factory=list,
+        max_length=3,
+        description="Up to three follow-up questions the built-in engine has checked it can"
+        " answer (read, shape-checked, compiled and guarded).",
+    )
 
 
 class Health(BaseModel):
