@@ -213,6 +213,12 @@ class Chart(BaseModel):
     y: str | None
     title: str = Field(description="The title drawn on the chart image, word for word.")
     image_png_base64: str
+    vega_lite: dict[str, Any] | None = Field(
+        default=None,
+        description="The same chart as a Vega-Lite spec (validated, data inline) for"
+        " interactive drawing: tooltips with the exact figures, sorted bars, time at the"
+        " query's grain.",
+    )
 
 
 class AskResponse(BaseModel):

@@ -377,6 +377,15 @@ def _show_answer(answer, rows: int = 20) -> None:
     out.print(answer.answer, highlight=False)
     out.print(f"\n[dim]{answer.sql}[/]", highlight=False)
     _print_rows(answer.columns, answer.rows[:rows], len(answer.rows), answer.truncated)
+    _show_suggestions(answer.suggestions)
+
+
+def _show_suggestions(suggestions: list[str]) -> None:
+    """The checked follow-up questions, one a line, ready to ask."""
+    if suggestions:
+        out.print("Next questions:", highlight=False)
+        for suggestion in suggestions:
+            out.print(f"  - {suggestion}", highlight=False)
 
 
 @app.command("ask")
@@ -455,6 +464,7 @@ def chat_command(
             conversation, last_sql = answer.conversation_id, answer.sql
             out.print(answer.answer, highlight=False)
             _print_rows(answer.columns, answer.rows[:20], len(answer.rows), answer.truncated)
+            _show_suggestions(answer.suggestions)
     finally:
         state.close()
 

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ValidationError
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from api import vega_lite
 from api.ask.builtin.answer import describe
 from api.ask.builtin.engine import ENGINE as BUILTIN
 from api.ask.builtin.engine import BuiltinEngine, Unanswerable
@@ -595,8 +596,8 @@ class AskService:
             logger.warning("answer text fell back to the template: %s", exc)
         return template_answer(result)
 
-    @staticmethod
-    def _draw(response: AskAnswer, suggestion: ChartSuggestion | None) -> None:
+    def _draw(self, response: AskAnswer, suggestion: ChartSuggestion | None) -> None:
+        catalog = self._catalog()
         spec = resolve_spec(
             suggestion.model_dump() if suggestion else None,
             response.columns,
@@ -607,8 +608,25 @@ class AskService:
             return
         drawn = draw(spec, response.columns, response.rows)
         response.chart_png = drawn.png
-        # The title the image shows, so the JSON and the PNG never disagree.
-        response.chart = {"type": spec.type, "x": spec.x, "y": spec.y, "title": drawn.title}
+        # The title the image shows, so the JSON and the PNG never disagree; the page draws
+        # the same chart interactively from its Vega-Lite spec.
+        vega = vega_lite.for_answer(
+            spec.type,
+            spec.x,
+            spec.y,
+            drawn.title,
+            response.columns,
+            response.rows,
+            response.metric_query,
+            catalog,
+        )
+        response.chart = {
+            "type": spec.type,
+            "x": spec.x,
+            "y": spec.y,
+            "title": drawn.title,
+            "vega_lite": vega,
+        }
 
 
 _MOVIE_KEYS = f"{MOVIE}, {MOVIE_TITLE} and {MOVIE_YEAR}"
