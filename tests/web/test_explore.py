@@ -109,7 +109,9 @@ def test_explore_builds_a_query_switches_it_to_a_line_by_year_and_the_link_repro
     page.goto(f"{url}/explore")
     page.wait_for("document.querySelectorAll('#x-metrics option').length > 20", "the metrics")
     assert page.evaluate("document.getElementById('ask-section').hidden") is True
-    groups = page.evaluate("[...document.querySelectorAll('#x-metrics optgroup')].map(g => g.label)")
+    groups = page.evaluate(
+        "[...document.querySelectorAll('#x-metrics optgroup')].map(g => g.label)"
+    )
     assert {"Success and return", "Money", "Catalogue"} <= set(groups)
     page.evaluate(
         "(() => { const s = document.getElementById('x-metrics');"
@@ -202,7 +204,8 @@ def test_open_in_explore_reproduces_an_answer_and_a_refusal_opens_what_was_under
     ask(page, url, "success rate by genre for Nobody Atall since 2000")
     assert page.evaluate("document.getElementById('ask-error').dataset.code") == "unanswerable"
     page.wait_for("!document.getElementById('refusal-next').hidden", "what to do instead")
-    state = parse_qs(urlsplit(page.evaluate("document.getElementById('refusal-explore').href")).query)
+    refusal = page.evaluate("document.getElementById('refusal-explore').href")
+    state = parse_qs(urlsplit(refusal).query)
     assert state["metrics"] == ["success_rate"] and state["where"] == [SINCE_2000]
     chips = page.evaluate(
         "[...document.querySelectorAll('#refusal-suggestions button')].map(b => b.innerText)"
@@ -215,7 +218,9 @@ def test_open_in_explore_reproduces_an_answer_and_a_refusal_opens_what_was_under
 def test_every_suggestion_of_three_answers_answers(page: Page, url: str) -> None:
     page.goto(f"{url}/")
     page.wait_for("document.querySelectorAll('#examples button.example').length > 0", "Try")
-    tries = page.evaluate("[...document.querySelectorAll('#examples button')].map(b => b.innerText)")
+    tries = page.evaluate(
+        "[...document.querySelectorAll('#examples button')].map(b => b.innerText)"
+    )
     assert tries == httpx.get(f"{url}/web/suggestions").json()["suggestions"]
     seen = 0
     for question in ("success rate by genre", "median roi by year", "average budget by director"):
