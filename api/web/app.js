@@ -242,10 +242,9 @@
       img.removeAttribute("src");
       img.hidden = true;
       vega.hidden = false;
-      vega.setAttribute("aria-label", data.chart.title || "Chart");
       $("ask-chart-caption").textContent = "";
       figure.hidden = false;
-      drawChart(vega, data.chart.vega_lite);
+      drawChart(vega, data.chart.vega_lite, data.chart.title);
     } else if (data.chart && data.chart.image_png_base64) {
       img.src = `data:image/png;base64,${data.chart.image_png_base64}`;
       const what = [data.chart.type, "chart", data.chart.y ? `of ${data.chart.y}` : "",
@@ -304,12 +303,13 @@
     tooltip: { disableDefaultStyle: true },
   };
 
-  function drawChart(element, spec) {
+  function drawChart(element, spec, label) {
     element.replaceChildren();
     delete element.dataset.drawn;
     return window
       .vegaEmbed(element, spec, EMBED_OPTIONS)
       .then((result) => {
+        element.setAttribute("aria-label", label || spec.title || "Chart"); // embed sets its own
         element.dataset.drawn = "true";
         return result;
       })
@@ -830,8 +830,7 @@
     spec.data = {
       values: data.rows.map((row) => Object.fromEntries(data.columns.map((c, i) => [c, row[i]]))),
     };
-    element.setAttribute("aria-label", title);
-    await drawChart(element, spec);
+    await drawChart(element, spec, title);
   }
 
   function setupExplore() {

@@ -144,9 +144,8 @@ def test_an_example_question_needs_the_key_then_shows_rows_and_chart(page, live:
     page.click(example)
     page.wait_for(
         "document.querySelectorAll('#ask-table tbody tr').length > 0"
-        " && document.getElementById('ask-chart').complete"
-        " && document.getElementById('ask-chart').naturalWidth > 0",
-        "the result table and the chart",
+        " && document.getElementById('ask-vega').dataset.drawn === 'true'",
+        "the result table and the interactive chart",
     )
     shown = page.evaluate(
         "[...document.querySelectorAll('#ask-table tbody tr')]"
@@ -162,7 +161,10 @@ def test_an_example_question_needs_the_key_then_shows_rows_and_chart(page, live:
     assert page.evaluate("document.getElementById('ask-sql').textContent") == api["sql"]
     assert page.evaluate(visible("#ask-truncated")) is False
     assert page.text("#ask-meta").startswith("SQL written from the dbt docs by gemini-test-flash")
-    assert page.evaluate("document.getElementById('ask-chart').alt").startswith("Success rate")
+    label = page.evaluate("document.getElementById('ask-vega').getAttribute('aria-label')")
+    assert label == api["chart"]["title"] and label.startswith("Success rate")
+    bars = page.evaluate("document.querySelectorAll('#ask-vega svg .mark-rect path').length")
+    assert bars == len(api["rows"])
     sent = [r for r in page.requests() if r["url"].endswith("/ask") and r["method"] == "POST"]
     assert sent[-1]["headers"].get("X-API-Key") == API_KEY
     assert json.loads(sent[-1]["postData"]) == {"question": QUESTION, "chart": True}
