@@ -8,7 +8,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DBT_VERSION_CHECK := false
 export RUNTIME__DLTHUB_TELEMETRY := false
 
-.PHONY: install system-deps lock demo test lint checks workflow-lint docs-site dbt-ci format clean
+.PHONY: install system-deps lock demo test lint checks workflow-lint docs-site dbt-ci format clean web-vendor
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ lock: $(BIN)/uv  ## re-resolve the lock file from pyproject.toml's ranges
 
 demo: install  ## embedded warehouse + local TMDB server (without credentials) + ingestion
 	$(BIN)/python -m cli.demo
+
+web-vendor:  ## refresh the page's chart libraries (vega, vega-lite, vega-embed) from npm into api/web/vendor/
+	cd api/web/vendor-src && npm ci --no-audit --no-fund --ignore-scripts
+	node api/web/vendor-src/vendor.mjs
 
 system-deps:  ## what the tests need beyond the venv (headless Chromium); installs it as root on Debian
 	@bash tests/ensure_system_deps.sh

@@ -27,12 +27,20 @@ logger = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: dict | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict | None = None,
+        details: dict | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers
+        self.details = details or {}  # more fields of the error object (a refusal's reading)
 
 
 def unauthorized() -> ApiError:
@@ -43,8 +51,8 @@ def invalid_input(message: str) -> ApiError:
     return ApiError(422, "invalid_input", message)
 
 
-def error_body(code: str, message: str) -> dict:
-    return {"error": {"code": code, "message": message}}
+def error_body(code: str, message: str, details: dict | None = None) -> dict:
+    return {"error": {**(details or {}), "code": code, "message": message}}
 
 
 # The status of each reason a question goes unanswered; its code is the kind itself.
@@ -73,7 +81,9 @@ DOMAIN_ERRORS: tuple[type[Exception], ...] = (
 def http_error(exc: Exception) -> ApiError:
     """The HTTP answer to a domain error (one of `DOMAIN_ERRORS`)."""
     if isinstance(exc, AskFailed):
-        return ApiError(ASK_FAILURE_STATUS[exc.kind], exc.kind.value, str(exc))
+        # A refusal says what was understood and what to ask instead (`understood`,
+        # `metric_query`, `suggestions`) beside its message.
+        return ApiError(ASK_FAILURE_STATUS[exc.kind], exc.kind.value, str(exc), details=exc.details)
     if isinstance(exc, DatabaseUnavailable):
         # Its message may hold the connection string: never shown.
         return ApiError(503, "database_unavailable", "the warehouse is unavailable")
@@ -106,7 +116,9 @@ def describe_validation(errors: list[dict]) -> str:
 
 
 def _respond(error: ApiError) -> JSONResponse:
-    return JSONResponse(error_body(error.code, error.message), error.status, headers=error.headers)
+    return JSONResponse(
+        error_body(error.code, error.message, error.details), error.status, headers=error.headers
+    )
 
 
 def install(app: FastAPI) -> None:

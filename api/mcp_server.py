@@ -121,7 +121,8 @@ def create_server(settings: Settings) -> FastMCP:
     ) -> AskResponse:
         """A question in plain language, answered like POST /ask-text: through a governed metric
         when one fits (route "semantic"), otherwise through SQL written from the dbt docs. The
-        answer's conversation_id, sent back, makes the next question a follow-up."""
+        answer's conversation_id, sent back, makes the next question a follow-up; its
+        suggestions are up to three next questions already checked answerable."""
 
         def work() -> AskResponse:
             body = AskTextRequest(

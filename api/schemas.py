@@ -213,6 +213,12 @@ class Chart(BaseModel):
     y: str | None
     title: str = Field(description="The title drawn on the chart image, word for word.")
     image_png_base64: str
+    vega_lite: dict[str, Any] | None = Field(
+        default=None,
+        description="The same chart as a Vega-Lite spec (validated, data inline) for"
+        " interactive drawing: tooltips with the exact figures, sorted bars, time at the"
+        " query's grain.",
+    )
 
 
 class AskResponse(BaseModel):
@@ -239,6 +245,12 @@ class AskResponse(BaseModel):
         description="The built-in engine's reading: metrics, groupings, years, grounded values.",
     )
     conversation_id: str = Field(description="Send it back with a follow-up question.")
+    suggestions: list[str] = Field(
+        default_factory=list,
+        max_length=3,
+        description="Up to three follow-up questions the built-in engine has checked it can"
+        " answer (read, shape-checked, compiled and guarded).",
+    )
 
 
 class DataAsOf(BaseModel):

@@ -452,6 +452,15 @@ def _show_answer(answer, rows: int = 20) -> None:
     out.print(answer.answer, highlight=False)
     out.print(f"\n[dim]{answer.sql}[/]", highlight=False)
     _print_rows(answer.columns, answer.rows[:rows], len(answer.rows), answer.truncated)
+    _show_suggestions(answer.suggestions)
+
+
+def _show_suggestions(suggestions: list[str]) -> None:
+    """The checked follow-up questions, one a line, ready to ask."""
+    if suggestions:
+        out.print("Next questions:", highlight=False)
+        for suggestion in suggestions:
+            out.print(f"  - {suggestion}", highlight=False)
 
 
 def data_as_of_line(as_of: dict) -> str:
@@ -541,6 +550,7 @@ def chat_command(
             conversation, last_sql = answer.conversation_id, answer.sql
             out.print(answer.answer, highlight=False)
             _print_rows(answer.columns, answer.rows[:20], len(answer.rows), answer.truncated)
+            _show_suggestions(answer.suggestions)
     finally:
         state.close()
 

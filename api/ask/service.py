@@ -27,6 +27,7 @@ from pydantic import BaseModel, ValidationError
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from api import vega_lite
 from api.ask.builtin.answer import describe
 from api.ask.builtin.engine import ENGINE as BUILTIN
 from api.ask.builtin.engine import BuiltinEngine, Unanswerable
@@ -49,6 +50,7 @@ from api.ask.shape import (
     check,
     group_words,
 )
+from api.ask.suggestions import Suggester
 from api.charts import draw, resolve_spec
 from api.conversations import Turn
 from api.grounding.values import Grounder, Values
@@ -83,11 +85,14 @@ class AskFailure(StrEnum):
 
 
 class AskFailed(RuntimeError):
-    """The question could not be answered safely; `kind` says why."""
+    """The question could not be answered safely; `kind` says why. A refusal may say more
+    (`details`): what the engine understood, the metric query it understood so far (for the
+    Explore view) and checked questions to ask instead."""
 
-    def __init__(self, kind: AskFailure, message: str) -> None:
+    def __init__(self, kind: AskFailure, message: str, details: dict | None = None) -> None:
         super().__init__(message)
         self.kind = AskFailure(kind)  # a kind outside the enum is a bug: fail here, not later
+        self.details = details or {}
 
 
 @dataclass
@@ -107,6 +112,7 @@ class AskAnswer:
     metric_query: dict[str, Any] | None = None
     understood: list[str] = field(default_factory=list)  # the built-in engine's reading
     conversation_id: str | None = None
+    suggestions: list[str] = field(default_factory=list)  # checked follow-up questions
 
 
 class _Refused(Exception):
@@ -143,6 +149,9 @@ class AskService:
         self._builtin: tuple[Catalog, Values | None, BuiltinEngine] | None = None
         # The draft schema and the metrics' prompt text of the current catalog, built once.
         self._prompt: tuple[Catalog | None, type[BaseModel], str] | None = None
+        # The built-in engine is rebuilt when the manifest or the value index changes, and
+        # the suggestions' verdicts with it.
+        self.suggester = Suggester(self.builtin, semantic, self.builtin) if semantic else None
 
     def _catalog(self) -> Catalog | None:
         """The metrics, or None when there is no semantic manifest (SQL only, then)."""
@@ -204,6 +213,46 @@ class AskService:
         so, when Gemini is unavailable. `history` holds the conversation's earlier turns: the
         question may be a follow-up of them."""
         history = tuple(history)
+        try:
+            answer = self._ask(question, max_rows, chart, history)
+        except AskFailed as exc:
+            if exc.kind is AskFailure.UNANSWERABLE and "suggestions" not in exc.details:
+                exc.details["suggestions"] = self.suggest_instead(question, [])
+            raise
+        answer.suggestions = self.suggest(answer)
+        return answer
+
+    def suggest(self, answer: AskAnswer) -> list[str]:
+        """Up to three follow-ups to `answer` that the built-in engine has checked it answers
+        (`api.ask.suggestions`); never a reason for the answer itself to fail."""
+        if self.suggester is None:
+            return []
+        started = time.monotonic()
+        try:
+            found = self.suggester.for_answer(
+                answer.question, answer.metric_query, answer.columns, answer.rows
+            )
+        except Exception:
+            logger.exception("suggestions failed; the answer goes without them")
+            return []
+        logger.debug("suggestions in %.1f ms", (time.monotonic() - started) * 1000)
+        return found
+
+    def suggest_instead(
+        self, question: str, offered: list[str], understood: MetricQuery | None = None
+    ) -> list[str]:
+        """Checked questions to ask instead of a refused one."""
+        if self.suggester is None:
+            return []
+        try:
+            return self.suggester.for_refusal(question, offered, understood)
+        except Exception:
+            logger.exception("suggestions for a refusal failed")
+            return []
+
+    def _ask(
+        self, question: str, max_rows: int, chart: bool, history: tuple[Turn, ...]
+    ) -> AskAnswer:
         if self.mode == BUILTIN or (self.mode == "auto" and not self.llm.has_key):
             return self._ask_builtin(question, max_rows, chart, history=history)
         if not self.llm.has_key:
@@ -243,12 +292,17 @@ class AskService:
             if understood.denominator is not None:
                 checked = self._share_sql(compiled.sql, understood.denominator, max_rows)
         except Unanswerable as exc:
-            raise AskFailed(AskFailure.UNANSWERABLE, f"{note}{exc}") from None
+            raise AskFailed(
+                AskFailure.UNANSWERABLE,
+                f"{note}{exc}",
+                self._refusal_details(question, exc.understood, exc.suggestions),
+            ) from None
         except InvalidMetricQuery as exc:
             raise AskFailed(
                 AskFailure.UNANSWERABLE,
                 f"{note}The built-in engine understood {'; '.join(understood.described)},"
                 f" but the semantic layer cannot answer it: {exc}",
+                self._refusal_details(question, understood.described, []),
             ) from None
         result = self._execute(checked, max_rows)
         answer = describe(understood, result, engine.catalog)
@@ -269,6 +323,25 @@ class AskService:
             suggestion = ChartSuggestion(**understood.chart) if understood.chart else None
             self._draw(response, suggestion)
         return response
+
+    def _refusal_details(
+        self, question: str, understood: list[str], offered: list[str]
+    ) -> dict[str, Any]:
+        """What a refusal says beyond its message: the engine's reading, the metric query it
+        understood so far when MetricFlow compiles it (the Explore view starts from it), and
+        checked questions to ask instead."""
+        details: dict[str, Any] = {"understood": list(understood)}
+        partial = None
+        try:
+            partial = self.builtin().partial(question)
+            if partial is not None:
+                self.semantic.compile(partial)
+                details["metric_query"] = partial.model_dump(exclude_defaults=True)
+        except (Unanswerable, InvalidMetricQuery, SemanticLayerUnavailable, UnsafeSql) as exc:
+            logger.debug("no partial query for %r: %s", question, exc)
+            partial = None
+        details["suggestions"] = self.suggest_instead(question, offered, partial)
+        return details
 
     def _share_sql(self, numerator_sql: str, denominator: MetricQuery, max_rows: int):
         """A share as one checked query over two governed counts: the numerator's and the
@@ -523,8 +596,8 @@ class AskService:
             logger.warning("answer text fell back to the template: %s", exc)
         return template_answer(result)
 
-    @staticmethod
-    def _draw(response: AskAnswer, suggestion: ChartSuggestion | None) -> None:
+    def _draw(self, response: AskAnswer, suggestion: ChartSuggestion | None) -> None:
+        catalog = self._catalog()
         spec = resolve_spec(
             suggestion.model_dump() if suggestion else None,
             response.columns,
@@ -535,8 +608,25 @@ class AskService:
             return
         drawn = draw(spec, response.columns, response.rows)
         response.chart_png = drawn.png
-        # The title the image shows, so the JSON and the PNG never disagree.
-        response.chart = {"type": spec.type, "x": spec.x, "y": spec.y, "title": drawn.title}
+        # The title the image shows, so the JSON and the PNG never disagree; the page draws
+        # the same chart interactively from its Vega-Lite spec.
+        vega = vega_lite.for_answer(
+            spec.type,
+            spec.x,
+            spec.y,
+            drawn.title,
+            response.columns,
+            response.rows,
+            response.metric_query,
+            catalog,
+        )
+        response.chart = {
+            "type": spec.type,
+            "x": spec.x,
+            "y": spec.y,
+            "title": drawn.title,
+            "vega_lite": vega,
+        }
 
 
 _MOVIE_KEYS = f"{MOVIE}, {MOVIE_TITLE} and {MOVIE_YEAR}"

@@ -171,6 +171,43 @@ class ValueIndex:
         matches.sort(key=lambda m: (-m.score, extra[(m.kind, m.value)] > 0, -m.weight, m.value))
         return matches[:limit]
 
+    def complete(self, prefix: str, kind: str, *, limit: int = 10) -> list[tuple[str, int]]:
+        """Values of `kind` as someone types them: every word of `prefix` begins a word of
+        the value (the last one may be unfinished), heaviest first, at most `limit`. Reads
+        only the vocabulary words that begin with each typed word (bisected), so it stays
+        quick on millions of values."""
+        typed = words(prefix)
+        if kind not in self.kind_names:
+            return []
+        wanted = self.kind_names.index(kind)
+        if not typed:
+            entries = np.flatnonzero(self._kinds == wanted)
+        else:
+            entries = None
+            for token in typed:
+                ids = self._tokens_starting(token)
+                found = self._entries(ids)
+                entries = found if entries is None else np.intersect1d(entries, found)
+                if entries.size == 0:
+                    return []
+            assert entries is not None
+            entries = entries[self._kinds[entries] == wanted]
+        if entries.size > limit:
+            entries = entries[np.argsort(-self._weights[entries], kind="stable")[:limit]]
+        ranked = sorted(entries.tolist(), key=lambda e: (-int(self._weights[e]), self.value(e)))
+        return [(self.value(e), int(self._weights[e])) for e in ranked]
+
+    def _tokens_starting(self, prefix: str) -> list[int]:
+        found: list[int] = []
+        for length, (tokens, ids) in self._by_length.items():
+            if length < len(prefix):
+                continue
+            i = bisect.bisect_left(tokens, prefix)
+            while i < len(tokens) and tokens[i].startswith(prefix):
+                found.append(ids[i])
+                i += 1
+        return found
+
     def nbytes(self) -> int:
         """Memory held by the arrays and the vocabulary (the bench reports the process's too)."""
         arrays = (self._offsets, self._kinds, self._weights, self._postings, self._starts)

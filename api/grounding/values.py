@@ -65,6 +65,9 @@ SOURCES = {
     "company": "select company, count(*) from marts.ml_movie_features,"
     " unnest(production_company_names) as company group by 1",
 }
+# Kinds whose values are also typed by another name (a language's, a genre's synonyms): few
+# enough aliases to scan as someone types.
+NAMED_KINDS = frozenset({"language", "genre", "certification"})
 STALE_FILES = ("catalog.json", "manifest.json")  # rewritten by every `tmdb transform`
 
 
@@ -99,6 +102,20 @@ class Values:
         for match in found:
             unique.setdefault((match.kind, match.value), match)
         return list(unique.values())
+
+    def complete(self, prefix: str, kind: str, limit: int = 10) -> list[str]:
+        """Values of `kind` beginning with what was typed ("dra" → Drama), the most used
+        first; a language also by its name ("fre" → fr)."""
+        typed = normalize(prefix)
+        named = [
+            value
+            for text, pairs in (self.aliases.items() if kind in NAMED_KINDS and typed else ())
+            if text.startswith(typed)
+            for k, value in pairs
+            if k == kind
+        ]
+        found = [value for value, _ in self.index.complete(prefix, kind, limit=limit)]
+        return list(dict.fromkeys([*named, *found]))[:limit]
 
 
 def build_values(run: Callable[[str], list[list]], synonyms: dict[str, dict[str, list[str]]]):

@@ -62,6 +62,7 @@ def to_response(answer: AskAnswer) -> AskResponse:
         metric_query=answer.metric_query,
         understood=answer.understood or None,
         conversation_id=answer.conversation_id,
+        suggestions=answer.suggestions,
     )
 
 

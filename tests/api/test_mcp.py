@@ -118,6 +118,14 @@ def test_an_agent_asks_a_question_and_gets_a_prediction(api, api_warehouse, gemi
         " / count(is_commercial_success) from marts.dim_movies",
     )[0]
     assert answer["rows"][0][0] == pytest.approx(rate)
+    # with the next questions the built-in engine checked, as POST /ask gives them
+    assert 1 <= len(answer["suggestions"]) <= 3
+    assert (
+        answer["suggestions"]
+        == api()
+        .post("/ask", json={"question": "What is the overall hit rate?"})
+        .json()["suggestions"]
+    )
 
     # the tool's typed answer spells "no warnings" as null; HTTP leaves empty fields out
     prediction = {k: v for k, v in _structured(known).items() if v is not None}

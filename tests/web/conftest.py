@@ -3,15 +3,20 @@ headless Chromium driving the page against a running server (see `test_browser.p
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.routes import web
+from tests.conftest import free_port
 from warehouse.settings import Settings, reset_settings_cache
 
 # Nothing listens here: the page's own routes must not need the warehouse.
@@ -55,3 +60,31 @@ def web_client(
     yield make
     for client in clients:
         client.__exit__(None, None, None)
+
+
+@contextmanager
+def served(env: dict[str, str]) -> Iterator[str]:
+    """The app (with the web router) configured by `env`, served by uvicorn in a thread on
+    loopback; yields its URL."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in env.items():
+            mp.setenv(name, value)
+        reset_settings_cache()
+        app = with_web(create_app(Settings()))
+        port = free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        )
+        thread = threading.Thread(target=server.run, name="web-uvicorn", daemon=True)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not server.started:
+                if not thread.is_alive() or time.monotonic() > deadline:
+                    raise RuntimeError("uvicorn did not start within 30 s")
+                time.sleep(0.05)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            thread.join(timeout=15)
+            reset_settings_cache()

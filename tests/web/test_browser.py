@@ -5,23 +5,19 @@ server scripted per test. Screenshots go to `tests/web/artifacts/` (printed; git
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
-from api.main import ATTRIBUTION, create_app
+from api.main import ATTRIBUTION
 from tests.api.conftest import ApiWarehouse, sql_then_text
-from tests.conftest import free_port, query
+from tests.conftest import query
 from tests.fake_gemini import FakeGemini
 from tests.web.chromium import Chromium, Page
-from tests.web.conftest import with_web
-from warehouse.settings import Settings, reset_settings_cache
+from tests.web.conftest import served
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 API_KEY = "web-test-key"
@@ -73,7 +69,7 @@ class Live:
 @pytest.fixture(scope="module")
 def live(api_warehouse: ApiWarehouse) -> Iterator[Live]:
     """The app (with the web router) served by uvicorn in a thread, configured by environment."""
-    with FakeGemini() as gemini, pytest.MonkeyPatch.context() as mp:
+    with FakeGemini() as gemini:
         env = {
             "DATABASE_URL": api_warehouse.database_url,
             "TMDB_ARTIFACTS_DIR": str(api_warehouse.artifacts_dir),
@@ -84,27 +80,8 @@ def live(api_warehouse: ApiWarehouse) -> Iterator[Live]:
             "GEMINI_MODEL": "gemini-test-flash",
             "API_KEYS": API_KEY,
         }
-        for name, value in env.items():
-            mp.setenv(name, value)
-        reset_settings_cache()
-        app = with_web(create_app(Settings()))
-        port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-        )
-        thread = threading.Thread(target=server.run, name="web-uvicorn", daemon=True)
-        thread.start()
-        try:
-            deadline = time.monotonic() + 30
-            while not server.started:
-                if not thread.is_alive() or time.monotonic() > deadline:
-                    raise RuntimeError("uvicorn did not start within 30 s")
-                time.sleep(0.05)
-            yield Live(f"http://127.0.0.1:{port}", gemini)
-        finally:
-            server.should_exit = True
-            thread.join(timeout=15)
-            reset_settings_cache()
+        with served(env) as url:
+            yield Live(url, gemini)
 
 
 @pytest.fixture(scope="module")
@@ -153,6 +130,7 @@ def test_an_example_question_needs_the_key_then_shows_rows_and_chart(page, live:
         sql_then_text(SUCCESS_BY_GENRE, answer="Some genres succeed far more often.", chart=CHART)
     )
     example = "#ask-form button.example:nth-of-type(1)"
+    page.wait_for("document.querySelectorAll('#examples button.example').length > 0", "Try")
     assert page.text(example) == QUESTION
     page.click(example)
     page.wait_for(visible("#ask-error"), "the unauthorized message")
@@ -162,12 +140,12 @@ def test_an_example_question_needs_the_key_then_shows_rows_and_chart(page, live:
     page.fill("#api-key", API_KEY)
     page.goto(f"{live.url}/")  # the key survives a reload (localStorage)
     assert page.evaluate("document.getElementById('api-key').value") == API_KEY
+    page.wait_for("document.querySelectorAll('#examples button.example').length > 0", "Try")
     page.click(example)
     page.wait_for(
         "document.querySelectorAll('#ask-table tbody tr').length > 0"
-        " && document.getElementById('ask-chart').complete"
-        " && document.getElementById('ask-chart').naturalWidth > 0",
-        "the result table and the chart",
+        " && document.getElementById('ask-vega').dataset.drawn === 'true'",
+        "the result table and the interactive chart",
     )
     shown = page.evaluate(
         "[...document.querySelectorAll('#ask-table tbody tr')]"
@@ -183,7 +161,10 @@ def test_an_example_question_needs_the_key_then_shows_rows_and_chart(page, live:
     assert page.evaluate("document.getElementById('ask-sql').textContent") == api["sql"]
     assert page.evaluate(visible("#ask-truncated")) is False
     assert page.text("#ask-meta").startswith("SQL written from the dbt docs by gemini-test-flash")
-    assert page.evaluate("document.getElementById('ask-chart').alt").startswith("Success rate")
+    label = page.evaluate("document.getElementById('ask-vega').getAttribute('aria-label')")
+    assert label == api["chart"]["title"] and label.startswith("Success rate")
+    bars = page.evaluate("document.querySelectorAll('#ask-vega svg .mark-rect path').length")
+    assert bars == len(api["rows"])
     sent = [r for r in page.requests() if r["url"].endswith("/ask") and r["method"] == "POST"]
     assert sent[-1]["headers"].get("X-API-Key") == API_KEY
     assert json.loads(sent[-1]["postData"]) == {"question": QUESTION, "chart": True}

@@ -206,6 +206,32 @@ class BuiltinEngine:
         titled = any(kind == "title" for kind, *_ in reading.filters)
         return mentions, shape_asked(reading, question, titled, self.calendar, self.groups)
 
+    def partial(self, question: str) -> MetricQuery | None:
+        """What a refused question was understood to ask so far, as a metric query: its
+        metrics (or movies), groupings, grounded values and years; None when it names
+        nothing. Never an answer: the Explore view starts from it for a person to finish."""
+        reading = self._read(question)
+        ground(reading, self.values)
+        settle_dimensions(reading)
+        group_by = [name for name, _ in reading.dimensions]
+        group_by += [g for g in (reading.calendar_group, reading.time_group) if g]
+        where = [
+            f"{dimension_ref(kind_dimension(kind))} = {quote(value)}"
+            for kind, value, _, _, (_, negated) in reading.filters
+            if not negated and kind_dimension(kind) in self.catalog.dimensions
+        ]
+        lo, hi = reading.years
+        day = f"{{{{ TimeDimension('{METRIC_TIME}', 'day') }}}}"
+        where += [f"{day} >= '{lo}-01-01'"] if lo is not None else []
+        where += [f"{day} <= '{hi}-12-31'"] if hi is not None else []
+        if not (reading.metrics or group_by or where):
+            return None
+        return MetricQuery(
+            metrics=list(dict.fromkeys(reading.metrics or ["movies"])),
+            group_by=list(dict.fromkeys(group_by)),
+            where=list(dict.fromkeys(where)),
+        )
+
     # -- composing ----------------------------------------------------------------------------
     def _compose(self, r: Reading, question: str) -> Understood:
         settle_dimensions(r)
