@@ -32,7 +32,7 @@ from ingestion.lake import (
     resource_state,
 )
 from ingestion.progress import LogProgress, ProgressReporter
-from ingestion.raw_tmdb import raw_pipeline, raw_tmdb
+from ingestion.raw_tmdb import ensure_indexes, raw_pipeline, raw_tmdb
 from ingestion.tmdb.changes import changed_movies
 from ingestion.tmdb.client import RequestStats, TmdbAuthError, TmdbClient, utc_now_iso
 from ingestion.tmdb.exports import download_export
@@ -144,7 +144,10 @@ def load_lake_into_raw(settings: Settings, *, only: list[str] | None = None) -> 
 def _load_pending(pipeline, lake: Lake, only: list[str] | None = None) -> int:
     before = _loaded_files(pipeline)
     pipeline.run(raw_tmdb(lake, only=only))
-    return len(_loaded_files(pipeline) - before)
+    loaded = len(_loaded_files(pipeline) - before)
+    if loaded:
+        ensure_indexes(pipeline)
+    return loaded
 
 
 def _loaded_files(pipeline) -> set[str]:
@@ -158,6 +161,7 @@ def reload_lake(settings: Settings) -> int:
     pipeline = raw_pipeline(settings, url)
     _finish_pending(pipeline)
     pipeline.run(raw_tmdb(Lake(settings)), refresh="drop_sources")
+    ensure_indexes(pipeline)
     return len(_loaded_files(pipeline))
 
 
