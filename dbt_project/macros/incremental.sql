@@ -11,14 +11,17 @@
 {% macro last_build_watermark(this_column='raw_load_id') -%}
     {#- The newest value of `this_column` (by default the dlt load id) this model holds, read
         when the model is compiled (before its pre-hook deletes anything), as text: empty on a
-        first or full build, for an empty table, or for a table built before the model was
-        incremental (no `this_column` yet), which are then rebuilt whole. -#}
-    {%- if execute and is_incremental()
-        and this_column in (adapter.get_columns_in_relation(this) | map(attribute='name')) -%}
-        {%- set newest = run_query(
-            "select max(" ~ this_column ~ ")::text from " ~ this
-        ).columns[0].values()[0] -%}
-        {{- newest or '' -}}
+        first or full build, for an empty table, or for a table that lacks a column the model
+        documents (built by an earlier version of the model), which are then rebuilt whole. -#}
+    {%- if execute and is_incremental() -%}
+        {%- set existing = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
+        {%- set missing = model.columns.keys() | reject('in', existing) | list -%}
+        {%- if this_column in existing and not missing -%}
+            {%- set newest = run_query(
+                "select max(" ~ this_column ~ ")::text from " ~ this
+            ).columns[0].values()[0] -%}
+            {{- newest or '' -}}
+        {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
 
@@ -62,6 +65,21 @@
                 select movie_id from {{ ref('stg_tmdb__movies') }}
                 where raw_load_id > '{{ watermark }}'
             )
+        {%- endif -%}
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro purge_tombstones() -%}
+    {#- Pre-hook of the filmography: tombstones older than a week go (track records have read
+        them by then); a table an earlier version of the model built is emptied. -#}
+    {%- if is_incremental() -%}
+        {%- if not (last_build_watermark() | trim) -%}
+            delete from {{ this }}
+        {%- else -%}
+            delete from {{ this }}
+            where not is_current and built_at < now() - interval '7 days'
         {%- endif -%}
     {%- else -%}
         select 1

@@ -32,7 +32,7 @@ from tests.ml.test_training_plan import _rows
 def rows(monkeypatch: pytest.MonkeyPatch) -> pd.DataFrame:
     """About eight years of weekly releases; training reads these instead of the warehouse."""
     frame = _rows()
-    monkeypatch.setattr("ml.train.load_feature_rows", lambda conn: frame)
+    monkeypatch.setattr("ml.train.load_feature_rows", lambda conn, **_: frame)
     return frame
 
 

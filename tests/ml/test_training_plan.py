@@ -73,7 +73,7 @@ def _rows(movies: int = 400, seed: int = 3) -> pd.DataFrame:
 def rows(monkeypatch: pytest.MonkeyPatch) -> pd.DataFrame:
     """Training reads these instead of the warehouse."""
     frame = _rows()
-    monkeypatch.setattr("ml.train.load_feature_rows", lambda conn: frame)
+    monkeypatch.setattr("ml.train.load_feature_rows", lambda conn, **_: frame)
     return frame
 
 

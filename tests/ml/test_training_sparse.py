@@ -141,7 +141,7 @@ def test_usable_features_decides_on_the_training_split() -> None:
 
 def test_training_leaves_out_what_the_catalogue_lacks(monkeypatch, tmp_path) -> None:
     rows = _sparse_rows()
-    monkeypatch.setattr("ml.train.load_feature_rows", lambda conn: rows)
+    monkeypatch.setattr("ml.train.load_feature_rows", lambda conn, **_: rows)
     # four years of 300 films judge little: promote whatever the backtest says
     model = train(None, tmp_path, manifest_hash="test", version="hand-v1", force=True)
     metadata = model.metadata
@@ -155,7 +155,7 @@ def test_training_leaves_out_what_the_catalogue_lacks(monkeypatch, tmp_path) -> 
 
 def test_without_a_usable_budget_there_is_no_budget_baseline(monkeypatch, tmp_path) -> None:
     rows = _sparse_rows().assign(budget_usd=5_000_000)
-    monkeypatch.setattr("ml.train.load_feature_rows", lambda conn: rows)
+    monkeypatch.setattr("ml.train.load_feature_rows", lambda conn, **_: rows)
     model = train(None, tmp_path, manifest_hash="test", version="hand-v3", force=True)
     assert model.metadata.dropped_features == {**EXPECTED_DROPPED, "log_budget_usd": "constant"}
     assert list(model.metadata.metrics) == ["model", "base rate"]
@@ -178,7 +178,7 @@ def _only_budget_and_runtime_vary() -> pd.DataFrame:
 
 def test_too_few_usable_features_is_a_one_line_not_enough_data(monkeypatch, tmp_path) -> None:
     rows = _only_budget_and_runtime_vary()
-    monkeypatch.setattr("ml.train.load_feature_rows", lambda conn: rows)
+    monkeypatch.setattr("ml.train.load_feature_rows", lambda conn, **_: rows)
     with pytest.raises(NotEnoughData) as failure:
         train(None, tmp_path, manifest_hash="test", version="hand-v2")
     message = str(failure.value)
@@ -200,7 +200,7 @@ def test_the_cli_says_so_in_one_line(monkeypatch, tmp_path) -> None:
     rows = _only_budget_and_runtime_vary()
     monkeypatch.setattr("ml.pipeline.bootstrap", lambda settings: "unused")
     monkeypatch.setattr("ml.pipeline.connect", lambda url: NoConnection())
-    monkeypatch.setattr("ml.train.load_feature_rows", lambda conn: rows)
+    monkeypatch.setattr("ml.train.load_feature_rows", lambda conn, **_: rows)
     monkeypatch.setenv("TMDB_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
     reset_settings_cache()
     result = CliRunner().invoke(app, ["train"])

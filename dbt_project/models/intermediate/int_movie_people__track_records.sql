@@ -3,8 +3,9 @@
 
     Incremental: a movie's records are computed again when its own record was loaded since the
     last build (its people or date may have changed), or when the filmography of one of its
-    people in that role changed (`int_people__filmography.built_at`, tombstones included: a
-    film's revenue filled in, a credit removed). The others are unchanged by construction. -#}
+    people in that role changed before its release (`int_people__filmography.built_at` and
+    `changed_from`, tombstones included: an earlier film's revenue filled in, a credit
+    removed). The others are unchanged by construction. -#}
 {{
     config(
         materialized='incremental',
@@ -28,12 +29,14 @@ with
 
 changed_people as (
 
-    select distinct
+    select
         person_id,
-        credit_role
+        credit_role,
+        min(changed_from) as changed_from
 
     from {{ ref('int_people__filmography') }}
     where built_at > '{{ built }}'::timestamptz
+    group by person_id, credit_role
 
 ),
 
@@ -50,6 +53,7 @@ recomputed as (
         on
             built.person_id = changed_people.person_id
             and built.credit_role = changed_people.credit_role
+            and built.release_date > changed_people.changed_from
 
 ),
 

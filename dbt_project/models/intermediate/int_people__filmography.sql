@@ -4,7 +4,9 @@
     row whose content did not change keeps its `built_at`; a row the movie no longer has (a
     credit removed, the movie deleted or turned adult) stays one more time as a tombstone
     (`is_current` false, `built_at` of this run), so that track records can tell whose
-    filmography changed by reading `built_at` alone. Tombstones go after a week. -#}
+    filmography changed by reading `built_at` alone, and from which release date on
+    (`changed_from`: only films released after it have another track record). Tombstones go
+    after a week. -#}
 {{
     config(
         materialized='incremental',
@@ -17,10 +19,7 @@
             {'columns': ['built_at']},
         ],
         meta={'tests_read_latest_build': true},
-        pre_hook=[
-            "{% if is_incremental() %}delete from {{ this }} where not is_current"
-            ~ " and built_at < now() - interval '7 days'{% else %}select 1{% endif %}"
-        ],
+        pre_hook=["{{ purge_tombstones() }}"],
     )
 }}
 
@@ -136,7 +135,16 @@ final as (
                 is not distinct from fresh.is_commercial_success
                 then earlier.built_at
             else {{ built_at() }}
-        end as built_at
+        end as built_at,
+        case
+            when
+                earlier.release_date is not distinct from fresh.release_date
+                and earlier.reliable_revenue_usd is not distinct from fresh.reliable_revenue_usd
+                and earlier.is_commercial_success
+                is not distinct from fresh.is_commercial_success
+                then earlier.changed_from
+            else least(earlier.release_date, fresh.release_date)
+        end as changed_from
 
     from fresh
     left join earlier
@@ -156,7 +164,8 @@ final as (
         earlier.is_commercial_success,
         earlier.raw_load_id,
         false as is_current,
-        {{ built_at() }} as built_at
+        {{ built_at() }} as built_at,
+        earlier.release_date as changed_from
 
     from earlier
     where not exists (
@@ -176,7 +185,8 @@ final as (
         select
             fresh.*,
             true as is_current,
-            {{ built_at() }} as built_at
+            {{ built_at() }} as built_at,
+            fresh.release_date as changed_from
 
         from fresh
 
