@@ -138,24 +138,39 @@ movie_people as (
 
 ),
 
-earlier_films as (
+dated_people as (
 
+    {#- Only a dated movie has earlier films; its date bounds the look-up of each person's
+        filmography (an index range on person, role and date, not the whole filmography). -#}
     select
         movie_people.movie_id,
         movie_people.person_id,
         movie_people.credit_role,
-        earlier.release_date as earlier_release_date,
-        earlier.reliable_revenue_usd as earlier_revenue_usd,
-        earlier.is_commercial_success as was_earlier_success
+        this_movie.release_date
 
     from movie_people
     inner join movies as this_movie
         on movie_people.movie_id = this_movie.movie_id
+    where this_movie.release_date is not null
+
+),
+
+earlier_films as (
+
+    select
+        dated_people.movie_id,
+        dated_people.person_id,
+        dated_people.credit_role,
+        earlier.release_date as earlier_release_date,
+        earlier.reliable_revenue_usd as earlier_revenue_usd,
+        earlier.is_commercial_success as was_earlier_success
+
+    from dated_people
     inner join filmography as earlier
         on
-            movie_people.person_id = earlier.person_id
-            and movie_people.credit_role = earlier.credit_role
-            and this_movie.release_date > earlier.release_date
+            dated_people.person_id = earlier.person_id
+            and dated_people.credit_role = earlier.credit_role
+            and dated_people.release_date > earlier.release_date
 
 ),
 

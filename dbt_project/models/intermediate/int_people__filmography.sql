@@ -15,7 +15,7 @@
         on_schema_change='append_new_columns',
         indexes=[
             {'columns': ['movie_id']},
-            {'columns': ['person_id', 'credit_role']},
+            {'columns': ['person_id', 'credit_role', 'release_date']},
             {'columns': ['built_at']},
         ],
         meta={'tests_read_latest_build': true},
