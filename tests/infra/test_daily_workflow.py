@@ -358,3 +358,16 @@ def test_extract_then_load_puts_the_days_changes_into_raw(
     assert [len(p["Records"]) for p in payloads] == [200, 200, 50]
     keys = [r["s3"]["object"]["key"] for p in payloads for r in p["Records"]]
     assert keys == sorted(many)
+
+
+def test_the_task_command_is_the_cli_command_the_local_cycle_runs() -> None:
+    """`tmdb refresh --skip-ingest`, as the task runs it, parses as the CLI's own command."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    program, *arguments = REFRESH_COMMAND
+    assert program == "tmdb"
+    result = CliRunner().invoke(app, [*arguments, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "--skip-ingest" in result.output and "--json" in result.output
