@@ -138,16 +138,15 @@ def load_lake_into_raw(settings: Settings, *, only: list[str] | None = None) -> 
     """Load every lake file not yet in `raw_tmdb` (or just `only`); returns files loaded."""
     pipeline = raw_pipeline(settings, bootstrap(settings))
     _finish_pending(pipeline)
-    return _load_pending(pipeline, Lake(settings), only)
+    loaded = _load_pending(pipeline, Lake(settings), only)
+    ensure_indexes(pipeline)
+    return loaded
 
 
 def _load_pending(pipeline, lake: Lake, only: list[str] | None = None) -> int:
     before = _loaded_files(pipeline)
     pipeline.run(raw_tmdb(lake, only=only))
-    loaded = len(_loaded_files(pipeline) - before)
-    if loaded:
-        ensure_indexes(pipeline)
-    return loaded
+    return len(_loaded_files(pipeline) - before)
 
 
 def _loaded_files(pipeline) -> set[str]:
@@ -177,6 +176,7 @@ class _Run:
         _finish_pending(self.pipeline)
         # The warehouse side is set up once per run, not once per chunk.
         self.raw_pipeline = None
+        self.indexed = False
         if load_raw:
             self.raw_pipeline = raw_pipeline(settings, bootstrap(settings))
             _finish_pending(self.raw_pipeline)
@@ -192,7 +192,11 @@ class _Run:
 
     def load_raw(self) -> None:
         if self.raw_pipeline is not None:
-            self.summary.lake_files_loaded += _load_pending(self.raw_pipeline, self.lake)
+            loaded = _load_pending(self.raw_pipeline, self.lake)
+            self.summary.lake_files_loaded += loaded
+            if loaded and not self.indexed:  # once per run, when the tables exist
+                ensure_indexes(self.raw_pipeline)
+                self.indexed = True
 
     def fetch_and_land(
         self,

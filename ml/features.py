@@ -178,20 +178,17 @@ def _frame(cur) -> pd.DataFrame:
 FEATURES_DIGEST = "md5(ml_movie_features::text)"
 
 
+#: What a feature row holds for training and scoring: the raw features and the label.
+FEATURE_ROW_COLUMNS = ", ".join([*RAW_COLUMNS, LABEL])
+
+
 def load_feature_rows(
-    conn: Connection,
-    movie_ids: Sequence[int] | None = None,
-    *,
-    digest: bool = False,
-    schema: str = "marts",
+    conn: Connection, movie_ids: Sequence[int] | None = None, *, schema: str = "marts"
 ) -> pd.DataFrame:
-    """Rows of `marts.ml_movie_features` (all, or the given movies), label included, and with
-    `digest` each row's `features_digest`. `tmdb refresh` reads the shadow marts it is about to
-    swap in (`schema`), so the scores it publishes come from the features published with them."""
-    columns = ", ".join([*RAW_COLUMNS, LABEL])
-    if digest:
-        columns += f", {FEATURES_DIGEST} as features_digest"
-    query = f"select {columns} from {schema}.ml_movie_features"
+    """Rows of `marts.ml_movie_features` (all, or the given movies), label included. `tmdb
+    refresh` reads the shadow marts it is about to swap in (`schema`), so the scores it
+    publishes come from the features published with them."""
+    query = f"select {FEATURE_ROW_COLUMNS} from {schema}.ml_movie_features"
     params: tuple = ()
     if movie_ids is not None:
         query += " where movie_id = any(%s)"
@@ -207,11 +204,10 @@ def stream_unscored_rows(
     """Rows of `marts.ml_movie_features` (digest included) that `model_version` has no stored
     score for, `chunk` at a time from a server-side cursor, so scoring the whole catalogue
     holds one chunk in memory, not the catalogue."""
-    columns = ", ".join([*RAW_COLUMNS, LABEL])
     with conn.cursor(name="unscored_feature_rows") as cur:
         cur.itersize = chunk
         cur.execute(
-            f"select {columns}, {FEATURES_DIGEST} as features_digest"
+            f"select {FEATURE_ROW_COLUMNS}, {FEATURES_DIGEST} as features_digest"
             f" from {schema}.ml_movie_features where not exists (select 1 from"
             " ml.movie_success_scores as scores where scores.movie_id ="
             " ml_movie_features.movie_id and scores.model_version = %s) order by movie_id",

@@ -3,12 +3,16 @@ generated dbt docs), a local Gemini-compatible server, and the real google-genai
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from tests.conftest import REPO_ROOT
 from tests.fake_gemini import FakeGemini
 from tests.shared_fixtures import ApiWarehouse
 from warehouse.settings import Settings, reset_settings_cache
@@ -101,3 +105,15 @@ def iso_utc(value) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def builtin_ask(api_warehouse: ApiWarehouse, question: str) -> subprocess.CompletedProcess:
+    """`tmdb ask QUESTION` in its own process on the API warehouse, with no Gemini key (the
+    built-in engine)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("GEMINI_API_KEY", "ASK_ENGINE")}
+    env["DATABASE_URL"] = api_warehouse.database_url
+    env["DBT_TARGET_PATH"] = str(api_warehouse.dbt_target)
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", "ask", question],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip

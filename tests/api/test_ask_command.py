@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.api.conftest import sql_then_text
+from tests.api.conftest import builtin_ask, sql_then_text
 from tests.conftest import REPO_ROOT
 
 TOP_ROI = "select title, roi from marts.dim_movies where roi is not null order by roi desc limit 5"
@@ -38,18 +38,9 @@ def test_tmdb_ask_prints_the_answer_and_writes_the_chart(
 
 
 def test_tmdb_ask_without_a_key_uses_the_builtin_engine(api_warehouse) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("GEMINI_API_KEY", "ASK_ENGINE")}
-    env["DATABASE_URL"] = api_warehouse.database_url
-    env["DBT_TARGET_PATH"] = str(api_warehouse.dbt_target)
-    answered = subprocess.run(
-        [sys.executable, "-m", "cli.main", "ask", "How many movies are there?"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    answered = builtin_ask(api_warehouse, "How many movies are there?")
     assert answered.returncode == 0, answered.stderr
     assert "Movies:" in answered.stdout and "1 rows" in answered.stdout
-    refused = subprocess.run(
-        [sys.executable, "-m", "cli.main", "ask", "Anything?"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    refused = builtin_ask(api_warehouse, "Anything?")
     assert refused.returncode == 1
     assert "could not place" in refused.stderr and "Traceback" not in refused.stderr

@@ -3,16 +3,13 @@ chart libraries, against the package's warehouse with the built-in engine."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
 from api.semantic.catalog import Catalog, DimensionInfo, MetricInfo
 from api.semantic.query import MetricQuery
 from api.vega_lite import InvalidVegaLite, build, columns_of_query, validate
-from tests.conftest import REPO_ROOT, query
+from tests.api.conftest import builtin_ask
+from tests.conftest import query
 
 QUESTIONS = (
     "success rate by genre",
@@ -151,13 +148,7 @@ def test_values_are_typed_ahead_from_the_grounding_index(client, api_warehouse) 
 
 def test_tmdb_ask_prints_the_next_questions(api_warehouse, client) -> None:
     expected = client.post("/ask", json={"question": "success rate by genre"}).json()
-    env = {k: v for k, v in os.environ.items() if k not in ("GEMINI_API_KEY", "ASK_ENGINE")}
-    env["DATABASE_URL"] = api_warehouse.database_url
-    env["DBT_TARGET_PATH"] = str(api_warehouse.dbt_target)
-    result = subprocess.run(
-        [sys.executable, "-m", "cli.main", "ask", "success rate by genre"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    result = builtin_ask(api_warehouse, "success rate by genre")
     assert result.returncode == 0, result.stderr
     printed = result.stdout.split("Next questions:", 1)[1].strip().splitlines()
     listed = [line.strip()[2:] for line in printed if line.strip().startswith("- ")]

@@ -122,29 +122,21 @@ earlier as (
 
 ),
 
-final as (
+compared as (
 
+    {#- A fresh row against its earlier version: unchanged when it had one with the same
+        date, revenue and label. -#}
     select
         fresh.*,
-        true as is_current,
-        case
-            when
-                earlier.release_date is not distinct from fresh.release_date
-                and earlier.reliable_revenue_usd is not distinct from fresh.reliable_revenue_usd
-                and earlier.is_commercial_success
-                is not distinct from fresh.is_commercial_success
-                then earlier.built_at
-            else {{ built_at() }}
-        end as built_at,
-        case
-            when
-                earlier.release_date is not distinct from fresh.release_date
-                and earlier.reliable_revenue_usd is not distinct from fresh.reliable_revenue_usd
-                and earlier.is_commercial_success
-                is not distinct from fresh.is_commercial_success
-                then earlier.changed_from
-            else least(earlier.release_date, fresh.release_date)
-        end as changed_from
+        earlier.built_at as earlier_built_at,
+        earlier.changed_from as earlier_changed_from,
+        least(earlier.release_date, fresh.release_date) as touched_from,
+        (
+            earlier.movie_id is not null
+            and earlier.release_date is not distinct from fresh.release_date
+            and earlier.reliable_revenue_usd is not distinct from fresh.reliable_revenue_usd
+            and earlier.is_commercial_success is not distinct from fresh.is_commercial_success
+        ) as is_unchanged
 
     from fresh
     left join earlier
@@ -152,6 +144,24 @@ final as (
             fresh.person_id = earlier.person_id
             and fresh.credit_role = earlier.credit_role
             and fresh.movie_id = earlier.movie_id
+
+),
+
+final as (
+
+    select
+        person_id,
+        credit_role,
+        movie_id,
+        release_date,
+        reliable_revenue_usd,
+        is_commercial_success,
+        raw_load_id,
+        true as is_current,
+        case when is_unchanged then earlier_built_at else {{ built_at() }} end as built_at,
+        case when is_unchanged then earlier_changed_from else touched_from end as changed_from
+
+    from compared
 
     union all
 
