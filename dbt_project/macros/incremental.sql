@@ -118,3 +118,32 @@
         {%- do return(relation) -%}
     {%- endif -%}
 {%- endmacro %}
+
+{% macro plan_for_a_few_people() -%}
+    {#- Pre-hook of the track records, when catching up: which filmographies changed is known
+        only at run time, so the planner guesses a few thousand records where a 1% day brings
+        tens of thousands, and probes each person's films by index, a random heap read per film
+        (30 s at 300,000 films, against 7 s reading the people's filmographies once and
+        hash-joining them). Scoped to the model's own transaction. -#}
+    {%- if is_incremental() and (last_build_watermark() | trim) -%}
+        set local enable_nestloop = off;
+        set local work_mem = '256MB'
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro analyze_rebuilt() -%}
+    {#- Post-hook of every table model: statistics for a table just written whole, before the
+        models downstream plan their joins on it. PostgreSQL does not gather them at `create
+        table as` (autovacuum comes a minute later), and a planner that guesses a third of
+        300,000 movies where 3,000 changed reads the 3 M credits whole (12 s against 0.5 s at
+        300,000 films). An incremental model catching up keeps its statistics: a day changes
+        about 1% of its rows. -#}
+    {%- if model.config.materialized == 'table'
+        or (model.config.materialized == 'incremental' and not is_incremental()) -%}
+        analyze {{ this }}
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}

@@ -1,31 +1,36 @@
 {#- For each movie, the track record of its primary director and its top-billed actors, from
     their films released strictly before this one (point in time: no future leakage).
 
-    Incremental: a movie's records are computed again when its own record was loaded since the
-    last build (its people or date may have changed), or when the filmography of one of its
-    people in that role changed before its release (`int_people__filmography.built_at` and
-    `changed_from`, tombstones included: an earlier film's revenue filled in, a credit
-    removed). The others are unchanged by construction. -#}
+    Incremental, at the grain of a movie's person in a role: a movie loaded since the last
+    build gets all of its records again (the pre-hook drops its earlier ones: its people or
+    date may have changed); a record of an unchanged movie is computed again only when its
+    person's filmography in that role changed before the movie's release
+    (`int_people__filmography.built_at` and `changed_from`, tombstones included: an earlier
+    film's revenue filled in, a credit removed). A changed person's other records, and every
+    other record, are unchanged by construction. The look-up of earlier films then reads the
+    filmographies of the people concerned once (a hash join, not an index probe per record:
+    the set is known only at run time, so the planner is told). -#}
 {{
     config(
         materialized='incremental',
-        unique_key='movie_id',
+        unique_key=['movie_id', 'person_id', 'credit_role'],
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
         indexes=[{'columns': ['movie_id']}, {'columns': ['person_id', 'credit_role']}],
         meta={'tests_read_latest_build': true},
-        pre_hook=["{{ drop_rewritten_movies() }}"],
+        pre_hook=["{{ drop_rewritten_movies() }}", "{{ plan_for_a_few_people() }}"],
     )
 }}
 
 {%- set loaded = last_build_watermark() | trim %}
 {%- set built = last_build_watermark('built_at') | trim %}
+{%- set catching_up = loaded and built %}
 
 -- depends_on: {{ ref('stg_tmdb__movies') }}
 -- depends_on: {{ ref('stg_tmdb__movie_deletions') }}
 with
 
-{% if loaded and built %}
+{% if catching_up %}
 
 changed_people as (
 
@@ -40,14 +45,18 @@ changed_people as (
 
 ),
 
-recomputed as (
+touched as (
 
-    select movie_id from {{ ref('int_movies__current') }}
-    where raw_load_id > '{{ loaded }}'
+    {#- Records of movies not loaded since (the pre-hook dropped those) whose person's
+        filmography changed before the movie's release: same people, rank, date and load. -#}
+    select
+        built.movie_id,
+        built.person_id,
+        built.credit_role,
+        built.billing_rank,
+        built.release_date,
+        built.raw_load_id
 
-    union
-
-    select built.movie_id
     from {{ this }} as built
     inner join changed_people
         on
@@ -62,8 +71,8 @@ recomputed as (
 movies as (
 
     select * from {{ ref('int_movies__current') }}
-    {%- if loaded and built %}
-        where movie_id in (select recomputed.movie_id from recomputed)
+    {%- if catching_up %}
+        where raw_load_id > '{{ loaded }}'
     {%- endif %}
 
 ),
@@ -79,13 +88,6 @@ cast_credits as (
 
     select * from {{ ref('stg_tmdb__movie_cast') }}
     where movie_id in (select movies.movie_id from movies)
-
-),
-
-filmography as (
-
-    select * from {{ ref('int_people__filmography') }}
-    where is_current
 
 ),
 
@@ -115,7 +117,7 @@ top_billed as (
 
 ),
 
-movie_people as (
+billed as (
 
     select
         movie_id,
@@ -138,20 +140,69 @@ movie_people as (
 
 ),
 
+movie_people as (
+
+    select
+        billed.movie_id,
+        billed.person_id,
+        billed.credit_role,
+        billed.billing_rank,
+        this_movie.release_date,
+        this_movie.raw_load_id
+
+    from billed
+    inner join movies as this_movie
+        on billed.movie_id = this_movie.movie_id
+    {%- if catching_up %}
+
+    union all
+
+    select
+        movie_id,
+        person_id,
+        credit_role,
+        billing_rank,
+        release_date,
+        raw_load_id
+
+    from touched
+    {%- endif %}
+
+),
+
 dated_people as (
 
-    {#- Only a dated movie has earlier films; its date bounds the look-up of each person's
-        filmography (an index range on person, role and date, not the whole filmography). -#}
+    {#- Only a dated movie has earlier films. -#}
     select
-        movie_people.movie_id,
-        movie_people.person_id,
-        movie_people.credit_role,
-        this_movie.release_date
+        movie_id,
+        person_id,
+        credit_role,
+        release_date
 
     from movie_people
-    inner join movies as this_movie
-        on movie_people.movie_id = this_movie.movie_id
-    where this_movie.release_date is not null
+    where release_date is not null
+
+),
+
+filmography as {% if catching_up %}materialized {% endif %}(
+
+    select
+        person_id,
+        credit_role,
+        release_date,
+        reliable_revenue_usd,
+        is_commercial_success
+
+    from {{ ref('int_people__filmography') }}
+    {%- if catching_up %}
+        where
+            is_current
+            and (person_id, credit_role) in (
+                select dated_people.person_id, dated_people.credit_role from dated_people
+            )
+    {%- else %}
+        where is_current
+    {%- endif %}
 
 ),
 
@@ -202,23 +253,21 @@ final as (
         movie_people.person_id,
         movie_people.credit_role,
         movie_people.billing_rank,
-        this_movie.release_date,
+        movie_people.release_date,
         case
-            when this_movie.release_date is not null
+            when movie_people.release_date is not null
                 then coalesce(records.prior_film_count, 0)
         end as prior_film_count,
         case
-            when this_movie.release_date is not null
+            when movie_people.release_date is not null
                 then coalesce(records.prior_labelled_film_count, 0)
         end as prior_labelled_film_count,
         records.prior_success_rate,
         records.prior_median_revenue_usd,
-        this_movie.raw_load_id,
+        movie_people.raw_load_id,
         {{ built_at() }} as built_at
 
     from movie_people
-    inner join movies as this_movie
-        on movie_people.movie_id = this_movie.movie_id
     left join records
         on
             movie_people.movie_id = records.movie_id
