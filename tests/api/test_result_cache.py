@@ -20,6 +20,7 @@ import pytest
 from api.text_to_sql import executor as executor_module
 from api.text_to_sql.executor import QueryExecutor, QueryFailed
 from api.text_to_sql.result_cache import ResultCache
+from tests.api.conftest import wait_until_ready
 from tests.conftest import REPO_ROOT
 from warehouse.connection import analyst_url
 from warehouse.roles import ensure_analyst_role
@@ -263,3 +264,32 @@ def test_the_cache_is_bounded_and_hands_out_copies():
     with pytest.raises(KeyError):
         cache.get("w", "f", 5)  # another version is another key
     assert cache.get("v", "f", 5)[1] == [[1, 2], [3, 4]]
+
+
+def test_the_api_answers_a_repeat_from_the_cache_and_a_bump_ends_it(api, api_warehouse) -> None:
+    """/metrics/query and /ask-text over the built warehouse: the second asking is a hit
+    with the same answer; after the build's bump (data unchanged) it is computed again."""
+    client = api(ASK_ENGINE="builtin")
+    assert wait_until_ready(client)["status"] == "ok"
+    cache = client.app.state.tmdb.executor.cache
+    metric = {"metrics": ["movies", "total_revenue_usd"], "group_by": ["genre__genre_name"]}
+    question = {"question": "How many movies are there?"}
+    for path, body in (("/metrics/query", metric), ("/ask-text", question)):
+        first = client.post(path, json=body)
+        assert first.status_code == 200, first.text
+        hits, misses = cache.hits, cache.misses
+        assert _answer(client.post(path, json=body)) == _answer(first)
+        assert cache.hits > hits and cache.misses == misses, path  # every query a hit
+        conn = psycopg2.connect(api_warehouse.database_url)
+        try:
+            write(conn, BUMP)
+        finally:
+            conn.close()
+        hits, misses = cache.hits, cache.misses
+        assert _answer(client.post(path, json=body)) == _answer(first)
+        assert cache.hits == hits and cache.misses > misses, path  # every query run again
+
+
+def _answer(response) -> dict:
+    """The body without what differs on every call (a follow-up's new conversation)."""
+    return {k: v for k, v in response.json().items() if k != "conversation_id"}
