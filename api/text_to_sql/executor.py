@@ -196,7 +196,11 @@ class QueryExecutor:
             truncated = len(fetched) > max_rows
             # Stored only if the version read again is the one read before: the query's
             # snapshot lies between the two reads, so it saw exactly that version's data.
-            if version is not None and self._version_after(cur) == version:
+            if (
+                version is not None
+                and self.cache.fits(len(rows), len(columns))
+                and self._version_after(cur) == version
+            ):
                 self.cache.put(version, sql, max_rows, columns, rows, truncated)
         return QueryResult(columns=columns, rows=rows, truncated=truncated)
 

@@ -53,8 +53,9 @@ MAX_DECISIONS = 1_024
 #: the clock (functions and the date literals 'now', 'today'...), the session, the server.
 #: Matched anywhere in the text, string literals included: a false match only skips the cache.
 _UNCACHEABLE_WORDS = re.compile(
-    r"\b(now|today|tomorrow|yesterday|current_\w*|localtime\w*|age|\w*timestamp\w*"
-    r"|timeofday|random\w*|setseed|nextval|currval|lastval|txid\w*|pg_\w+|inet_\w+"
+    r"\b(now|today|tomorrow|yesterday|current_\w*|localtime\w*|age|clock_timestamp"
+    r"|statement_timestamp|transaction_timestamp|timeofday|random\w*|setseed|nextval|currval"
+    r"|lastval|txid\w*|pg_\w+|inet_\w+"
     r"|user|session_user|system_user|version|gen_random_\w+|uuid\w*)\b",
     re.IGNORECASE,
 )
@@ -104,7 +105,7 @@ select
             ';' order by a.attrelid, a.attnum
         ), 'UTF8')), 'hex')
         from pg_attribute as a inner join relations as r on a.attrelid = r.oid
-        where a.attnum > 0
+        where r.relkind = 'r' and a.attnum > 0
     ), '') as fingerprint
 """
 
@@ -204,6 +205,10 @@ class ResultCache:
             rows = [list(row) for row in entry.rows]
         return list(entry.columns), rows, entry.truncated
 
+    def fits(self, rows: int, columns: int) -> bool:
+        """Whether a result of this size would be kept (a larger one is not even copied)."""
+        return self.max_entries > 0 and max(1, rows * max(1, columns)) <= self.max_entry_cells
+
     def put(
         self,
         version: str,
@@ -213,6 +218,8 @@ class ResultCache:
         rows: list[list[Any]],
         truncated: bool,
     ) -> None:
+        if not self.fits(len(rows), len(columns)):
+            return
         nested = any(isinstance(v, list | dict) for row in rows for v in row)
         entry = CachedResult(
             columns=tuple(columns),
@@ -220,8 +227,6 @@ class ResultCache:
             truncated=truncated,
             nested=nested,
         )
-        if entry.cells > self.max_entry_cells:
-            return
         key = (version, sql, max_rows)
         with self._lock:
             old = self._entries.pop(key, None)
@@ -249,26 +254,17 @@ def _reads_marts_data_only(sql: str) -> bool:
     if _UNCACHEABLE_WORDS.search(sql):
         return False
     try:
-        tables = _relations(sql)
-        names = {table.name if table.this.quoted else table.name.lower() for table in tables}
-        # With every name allowed, what the guard still refuses is a relation outside `marts`
-        # (or a CTE out of scope), and everything else it refuses. It qualifies an unqualified
-        # name that is no CTE in scope with `marts`; the text we run would leave it to the
-        # search path, so such a query is not cached either.
-        checked = check_sql(sql, allowed_tables=names, limit=1 << 62)
-        unqualified = sum(1 for table in tables if not table.args.get("db"))
-        if unqualified != sum(1 for table in _relations(checked.sql) if not table.args.get("db")):
-            return False
+        qualified: set[str] = set()
+        unqualified: set[str] = set()
+        for tree in sqlglot.parse(sql, read="postgres"):
+            for table in tree.find_all(exp.Table) if tree is not None else ():
+                if isinstance(table.this, exp.Identifier):
+                    name = table.name if table.this.quoted else table.name.lower()
+                    (qualified if table.args.get("db") else unqualified).add(name)
+        # The guard then refuses a relation outside `marts`, and an unqualified name that is
+        # no CTE in scope (left to the search path by the text we run; the guard would qualify
+        # an allowed one), and everything else it refuses.
+        check_sql(sql, allowed_tables=qualified - unqualified, limit=1 << 62)
     except (UnsafeSql, ValueError, sqlglot.errors.SqlglotError):
         return False
     return True
-
-
-def _relations(sql: str) -> list[exp.Table]:
-    return [
-        table
-        for tree in sqlglot.parse(sql, read="postgres")
-        if tree is not None
-        for table in tree.find_all(exp.Table)
-        if isinstance(table.this, exp.Identifier)
-    ]

@@ -231,6 +231,8 @@ def test_a_query_that_reads_the_clock_is_not_cached(owner, executor, sql):
         ("select count(*) from public.films", False),  # outside marts
         ("select count(*) from films", False),  # unqualified: the search path decides
         ("with f as (select 1) select * from (with g as (select 1) select 1) s, g", False),
+        # "films" out of its CTE's scope is public.films, not marts.films named beside it
+        ("select * from marts.films, (with films as (select 1) select 1) s, films", False),
         ("select pg_backend_pid()", False),
         ("select count(*) from marts.films where 'now'::date > date '2000-01-01'", False),
         ("delete from marts.films", False),
