@@ -6,15 +6,15 @@ dashboard polling `/metrics/query`). A result is looked up by (data version, SQL
 where the data version is read from PostgreSQL by the request itself, so a change to the marts
 is seen by the very next request. It can never serve a stale answer because:
 
-- **The version covers everything an analyst query can read.** The guard admits relations of
-  `marts` only (and no time- or session-dependent function: `may_cache` re-checks both), so
-  the version is a fingerprint of `marts` itself: the schema's oid and grants (the refresh
-  swap renames schemas), and for each relation its oid, name, kind, file node and grants, and
-  its columns (a dbt rebuild, a truncate or a rewrite gives a new file node, a rename a new
-  name) plus `tmdb_app.marts_version`, a counter every write in place bumps in the writer's
-  own transaction (the dbt post-hook `bump_marts_version`). Any committed change to what a
-  query reads changes the fingerprint; the counter only grows and oids are not reused, so it
-  never changes back.
+- **The version covers everything a cached query can read.** Only a query the guard accepts
+  as reading `marts` alone, and that names nothing time- or session-dependent (`now()`,
+  `'today'`...), is cached (`may_cache`), so the version is a fingerprint of `marts` itself:
+  the schema's oid and grants (the refresh swap renames schemas), each relation's oid, name,
+  kind, file node and grants, and each table's columns (a dbt rebuild, a truncate or a
+  rewrite gives a new file node, a rename a new name), plus `tmdb_app.marts_version`, a
+  counter every write in place bumps in the writer's own transaction (the dbt post-hook
+  `bump_marts_version`). Any committed change to what a query reads changes the version, and
+  never back to an earlier one: the counter only grows, and file nodes and oids are fresh.
 - **A result is stored only if the version did not move while it was computed.** The executor
   reads the version, runs the query, and reads the version again, each statement with its own
   snapshot (READ COMMITTED): the query's snapshot lies between the two reads and is taken
