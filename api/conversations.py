@@ -1,10 +1,10 @@
 """Conversations: the earlier turns a follow-up question is read against, in PostgreSQL.
 
-They live in the service's own schema (`tmdb_app`, owned by the warehouse owner; `tmdb_analyst`
-has no access), so two API workers share them and a restart loses none. A conversation belongs
-to the API key that started it (its SHA-256, never the key): another key, an unknown id and an
-expired one all answer `not_found`. Turns are bounded (the oldest are dropped) and expire;
-expired conversations are deleted when the next one starts.
+They live in the service's own schema (`tmdb_app`, owned by the warehouse owner; of it
+`tmdb_analyst` reads only the marts' data version), so two API workers share them and a restart
+loses none. A conversation belongs to the API key that started it (its SHA-256, never the key):
+another key, an unknown id and an expired one all answer `not_found`. Turns are bounded (the
+oldest are dropped) and expire; expired conversations are deleted when the next one starts.
 Question text is stored as data and only ever reaches a model inside a data block.
 """
 

@@ -1,5 +1,9 @@
 """Running checked SQL as `tmdb_analyst`: read-only transactions, a server-side timeout, bounded
 rows, values made JSON-safe. The role's own limits are the second wall behind the SQL guard.
+
+A result is kept (`result_cache.py`) under the marts' data version, which every run reads first
+in its own transaction, so a repeated question costs two catalogue reads instead of its
+aggregate, and never returns what the marts no longer say.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from typing import Any
 import psycopg2
 from psycopg2 import errors
 from psycopg2.pool import ThreadedConnectionPool
+
+from api.text_to_sql.result_cache import ResultCache, read_version
 
 logger = logging.getLogger(__name__)
 
@@ -66,10 +72,18 @@ def json_safe(value: Any) -> Any:
 class QueryExecutor:
     """A small pool of analyst connections; a broken connection (server restart) is replaced."""
 
-    def __init__(self, url: str, *, timeout_ms: int = 10_000, max_connections: int = 8) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_ms: int = 10_000,
+        max_connections: int = 8,
+        cache: ResultCache | None = None,
+    ) -> None:
         self.url = url
         self.timeout_ms = timeout_ms
         self.max_connections = max_connections
+        self.cache = ResultCache() if cache is None else cache
         self._pool: ThreadedConnectionPool | None = None
         self._lock = threading.Lock()
         # psycopg2's pool fails at once when exhausted; callers wait for a free slot instead.
@@ -153,10 +167,18 @@ class QueryExecutor:
                 logger.info("retrying on a fresh connection after: %s", str(exc).strip()[:120])
         raise AssertionError("unreachable")
 
-    def _run_once(self, sql: str, max_rows: int) -> QueryResult:
+    def _run_once(self, sql: str, max_rows: int, *, cached: bool = True) -> QueryResult:
+        use_cache = cached and self.cache.may_cache(sql)
         with self._connection() as conn, conn.cursor() as cur:
-            cur.execute("set transaction read only")
-            cur.execute("select set_config('statement_timeout', %s, true)", (str(self.timeout_ms),))
+            self._begin(cur)
+            version = self._version(conn, cur) if use_cache else None
+            if version is not None:
+                try:
+                    columns, rows, truncated = self.cache.get(version, sql, max_rows)
+                except KeyError:
+                    pass
+                else:
+                    return QueryResult(columns=columns, rows=rows, truncated=truncated)
             try:
                 cur.execute(sql)
             except errors.QueryCanceled as exc:
@@ -170,12 +192,46 @@ class QueryExecutor:
                 raise QueryFailed(message) from exc
             columns = [d.name for d in cur.description or []]
             fetched = cur.fetchmany(max_rows + 1)
-        rows = [[json_safe(v) for v in row] for row in fetched[:max_rows]]
-        return QueryResult(columns=columns, rows=rows, truncated=len(fetched) > max_rows)
+            rows = [[json_safe(v) for v in row] for row in fetched[:max_rows]]
+            truncated = len(fetched) > max_rows
+            # Stored only if the version read again is the one read before: the query's
+            # snapshot lies between the two reads, so it saw exactly that version's data.
+            if (
+                version is not None
+                and self.cache.fits(len(rows), len(columns))
+                and self._version_after(cur) == version
+            ):
+                self.cache.put(version, sql, max_rows, columns, rows, truncated)
+        return QueryResult(columns=columns, rows=rows, truncated=truncated)
+
+    def _begin(self, cur) -> None:
+        # READ COMMITTED on purpose, whatever the server's default: each statement takes its
+        # snapshot after its locks, which the result cache's two version reads rely on.
+        cur.execute("set transaction isolation level read committed, read only")
+        cur.execute("select set_config('statement_timeout', %s, true)", (str(self.timeout_ms),))
+
+    def _version(self, conn, cur) -> str | None:
+        """The data version, or None (the query then runs uncached, in a clean transaction)."""
+        try:
+            return read_version(cur)
+        except psycopg2.OperationalError:
+            raise
+        except psycopg2.Error as exc:
+            logger.info("running uncached: the data version could not be read: %s", exc)
+            conn.rollback()
+            self._begin(cur)
+            return None
+
+    @staticmethod
+    def _version_after(cur) -> str | None:
+        try:
+            return read_version(cur)
+        except psycopg2.Error:
+            return None  # not stored; a broken connection is found by the pool's rollback
 
     def ping(self) -> bool:
         try:
-            self._run_once("select 1", 1)
+            self._run_once("select 1", 1, cached=False)
             return True
         except (psycopg2.Error, DatabaseUnavailable):
             return False
