@@ -10,35 +10,18 @@ named or the new one complete.
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit
 
+from warehouse.artifacts_bucket import CURRENT_MARKER, DOCS, MODELS, s3_client, split_s3_uri
 from warehouse.dbt_runner import SERVED_ARTIFACTS
 from warehouse.settings import Settings
-
-MODELS = "models"
-DOCS = "dbt-docs"
-CURRENT_MARKER = "CURRENT"
-
-
-def _bucket_and_prefix(uri: str) -> tuple[str, str]:
-    parts = urlsplit(uri)
-    if parts.scheme != "s3" or not parts.netloc:
-        raise ValueError(f"ARTIFACTS_S3_URI is not an s3:// URI: {uri}")
-    prefix = parts.path.strip("/")
-    return parts.netloc, f"{prefix}/" if prefix else ""
 
 
 def publish(settings: Settings, client=None) -> dict[str, object]:
     """Upload the served dbt artefacts and the promoted model; returns what was written."""
     from ml import artifacts
 
-    bucket, prefix = _bucket_and_prefix(settings.artifacts_s3_uri or "")
-    if client is None:
-        import boto3
-
-        client = boto3.client(
-            "s3", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url
-        )
+    bucket, prefix = split_s3_uri(settings.artifacts_s3_uri or "")
+    client = client or s3_client(settings)
     docs = 0
     for name in SERVED_ARTIFACTS:
         path = settings.dbt_target_path / name

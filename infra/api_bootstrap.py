@@ -28,13 +28,10 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit
 
+from warehouse.artifacts_bucket import CURRENT_MARKER, DOCS, MODELS, s3_client, split_s3_uri
 from warehouse.settings import Settings
 
-MODELS = "models"
-DOCS = "dbt-docs"
-CURRENT_MARKER = "CURRENT"
 CURRENT_LINK = "current"
 STAGING_PREFIX = ".incoming-"
 # dbt's docs site reads these; the manifest goes last, so a reader that reloads when the
@@ -42,14 +39,6 @@ STAGING_PREFIX = ".incoming-"
 DOCS_LAST = ("catalog.json", "semantic_manifest.json", "manifest.json")
 
 logger = logging.getLogger("api_bootstrap")
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    parts = urlsplit(uri)
-    if parts.scheme != "s3" or not parts.netloc:
-        raise ValueError(f"not an s3:// URI: {uri}")
-    prefix = parts.path.strip("/")
-    return parts.netloc, f"{prefix}/" if prefix else ""
 
 
 def list_prefix(client, bucket: str, prefix: str) -> dict[str, dict]:
@@ -196,14 +185,6 @@ def point_current(models_dir: Path) -> str | None:
     staging.symlink_to(version)
     staging.replace(link)
     return version
-
-
-def s3_client(settings: Settings):
-    import boto3
-
-    return boto3.client(
-        "s3", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url
-    )
 
 
 def sync(settings: Settings, client=None) -> dict[str, object]:
