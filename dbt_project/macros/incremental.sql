@@ -50,20 +50,16 @@
         {%- set watermark = last_build_watermark() | trim -%}
         {%- if not watermark -%}
             delete from {{ this }}
-        {%- elif deleted_too -%}
-            delete from {{ this }}
-            where movie_id in (
-                select movie_id from {{ ref('stg_tmdb__movies') }}
-                where raw_load_id > '{{ watermark }}'
-                union all
-                select movie_id from {{ ref('stg_tmdb__movie_deletions') }}
-                where raw_load_id > '{{ watermark }}'
-            )
         {%- else -%}
             delete from {{ this }}
             where movie_id in (
                 select movie_id from {{ ref('stg_tmdb__movies') }}
                 where raw_load_id > '{{ watermark }}'
+                {%- if deleted_too %}
+                union all
+                select movie_id from {{ ref('stg_tmdb__movie_deletions') }}
+                where raw_load_id > '{{ watermark }}'
+                {%- endif %}
             )
         {%- endif -%}
     {%- else -%}
@@ -146,4 +142,20 @@
     {%- else -%}
         select 1
     {%- endif -%}
+{%- endmacro %}
+
+{% macro movie_grained_incremental(indexes, deleted_too=true) -%}
+    {#- Configures the calling model as a movie-grained incremental model (see the top of this
+        file): rows keyed by movie, rewritten for the movies of newer loads after
+        `drop_rewritten_movies`, new columns appended, tests reading this build's rows. One
+        definition, so the models that share the rule cannot drift apart. -#}
+    {{ config(
+        materialized='incremental',
+        unique_key='movie_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        indexes=indexes,
+        meta={'tests_read_latest_build': true},
+        pre_hook=['{{ drop_rewritten_movies(deleted_too=' ~ deleted_too ~ ') }}'],
+    ) }}
 {%- endmacro %}

@@ -1,15 +1,7 @@
 {#- Incremental: the credits of movies loaded since the last build are rewritten. -#}
-{{
-    config(
-        materialized='incremental',
-        unique_key='movie_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns',
-        indexes=[{'columns': ['movie_id']}, {'columns': ['person_id']}],
-        meta={'tests_read_latest_build': true},
-        pre_hook=["{{ drop_rewritten_movies() }}"],
-    )
-}}
+{{ movie_grained_incremental(
+    indexes=[{'columns': ['movie_id']}, {'columns': ['person_id']}]
+) }}
 
 -- depends_on: {{ ref('stg_tmdb__movies') }}
 -- depends_on: {{ ref('stg_tmdb__movie_deletions') }}

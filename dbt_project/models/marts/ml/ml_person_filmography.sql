@@ -1,14 +1,8 @@
-{#- Incremental: the rows of movies loaded since the last build are rewritten. -#}
-{{
-    config(
-        materialized='incremental',
-        unique_key='movie_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns',
-        meta={'tests_read_latest_build': true},
-        pre_hook=["{{ drop_rewritten_movies() }}"],
-    )
-}}
+{#- Incremental: the rows of movies loaded since the last build are rewritten. Indexed for
+    a person's earlier films in a role: the track-record look-up of every `/predict`. -#}
+{{ movie_grained_incremental(
+    indexes=[{'columns': ['person_id', 'credit_role', 'release_date']}, {'columns': ['movie_id']}]
+) }}
 
 -- depends_on: {{ ref('stg_tmdb__movies') }}
 -- depends_on: {{ ref('stg_tmdb__movie_deletions') }}

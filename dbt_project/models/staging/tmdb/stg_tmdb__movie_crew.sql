@@ -1,17 +1,9 @@
 {#- An incremental table, not a view: unnesting the credits of the whole catalogue on every
     read was most of the build's cost. Movies loaded since the last build are unnested again;
     a movie's earlier credits are replaced with its newest record's. -#}
-{{
-    config(
-        materialized='incremental',
-        unique_key='movie_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns',
-        indexes=[{'columns': ['movie_id']}, {'columns': ['person_id']}],
-        meta={'tests_read_latest_build': true},
-        pre_hook=["{{ drop_rewritten_movies(deleted_too=false) }}"],
-    )
-}}
+{{ movie_grained_incremental(
+    indexes=[{'columns': ['movie_id']}, {'columns': ['person_id']}], deleted_too=false
+) }}
 
 -- depends_on: {{ ref('stg_tmdb__movies') }}
 with
