@@ -255,6 +255,13 @@ class Chromium:
         self._pages.append(page)
         return page
 
+    def reused_page(self) -> Page:
+        """The browser's first tab (opened on first use), its recorded events cleared: one tab
+        for a module's tests keeps them fast, and no test reads another's console."""
+        tab = self._pages[0] if self._pages else self.page()
+        tab.events.clear()
+        return tab
+
     def close(self) -> None:
         for page in self._pages:
             with contextlib.suppress(Exception):

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from api.routes import web
 from tests.conftest import free_port
+from tests.web.chromium import Chromium
 from warehouse.settings import Settings, reset_settings_cache
 
 # Nothing listens here: the page's own routes must not need the warehouse.
@@ -88,3 +89,13 @@ def served(env: dict[str, str]) -> Iterator[str]:
             server.should_exit = True
             thread.join(timeout=15)
             reset_settings_cache()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Chromium]:
+    """One headless Chromium per test module."""
+    chromium = Chromium.launch()  # fails (does not skip) when Chromium is missing
+    try:
+        yield chromium
+    finally:
+        chromium.close()

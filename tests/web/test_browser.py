@@ -84,19 +84,9 @@ def live(api_warehouse: ApiWarehouse) -> Iterator[Live]:
             yield Live(url, gemini)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Chromium]:
-    chromium = Chromium.launch()  # fails (does not skip) when Chromium is missing
-    try:
-        yield chromium
-    finally:
-        chromium.close()
-
-
 @pytest.fixture
 def page(browser: Chromium, live: Live) -> Page:
-    tab = browser._pages[0] if browser._pages else browser.page()
-    tab.events.clear()
+    tab = browser.reused_page()
     tab.goto(f"{live.url}/")
     tab.evaluate("localStorage.clear()")
     tab.goto(f"{live.url}/")

@@ -44,20 +44,9 @@ def url(api_warehouse: ApiWarehouse) -> Iterator[str]:
         yield served_url
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Chromium]:
-    chromium = Chromium.launch()  # fails (does not skip) when Chromium is missing
-    try:
-        yield chromium
-    finally:
-        chromium.close()
-
-
 @pytest.fixture
 def page(browser: Chromium) -> Page:
-    tab = browser._pages[0] if browser._pages else browser.page()
-    tab.events.clear()
-    return tab
+    return browser.reused_page()
 
 
 def rows_of(page: Page, table: str) -> list[list]:
