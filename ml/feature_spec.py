@@ -133,6 +133,13 @@ CONTEXT_COLUMNS: tuple[ContextColumn, ...] = (
 )
 
 # Known only after release (or the label itself): never a model input, whatever the spec says.
+# Columns of `ml_movie_features` that say how a row was built, not what the movie is: never read
+# as features or context (the scores' check reads `features_digest` by name, `ml.features`).
+BOOKKEEPING_COLUMNS: tuple[ContextColumn, ...] = (
+    ContextColumn("features_digest", "what a stored score is checked against"),
+    ContextColumn("built_at", "which build wrote the row (the incremental mart's watermark)"),
+)
+
 POST_RELEASE_COLUMNS = frozenset(
     {
         "popularity",

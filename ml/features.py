@@ -173,9 +173,10 @@ def _frame(cur) -> pd.DataFrame:
     return pd.DataFrame(cur.fetchall(), columns=[column.name for column in cur.description])
 
 
-# A digest of a movie's whole features row, as PostgreSQL renders it: a stored score is the
-# answer only while the row it was computed from is unchanged.
-FEATURES_DIGEST = "md5(ml_movie_features::text)"
+# A digest of a movie's features row, as PostgreSQL renders it, computed by the mart itself
+# (bookkeeping columns left out): a stored score is the answer only while the row it was
+# computed from is unchanged.
+FEATURES_DIGEST = "ml_movie_features.features_digest"
 
 
 #: What a feature row holds for training and scoring: the raw features and the label.

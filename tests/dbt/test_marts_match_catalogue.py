@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import timedelta
 
+import psycopg2
+
 from ingestion.fake_tmdb import Catalogue
 from ingestion.pipelines import run_bulk, run_daily
 from tests.builders import day0_catalogue
@@ -133,6 +135,12 @@ def mart_movie_ids(url: str, ids: Iterable[int]) -> set[int]:
 
 #: The incremental models (and what they feed), each with its key: `table_digests` reads them.
 INCREMENTAL = {
+    "intermediate.int_movies__current": "movie_id",
+    "intermediate.int_movies__financials": "movie_id",
+    "intermediate.int_movies__us_certification": "movie_id",
+    "intermediate.int_movies__primary_director": "movie_id",
+    "marts.dim_movies": "movie_id",
+    "marts.bridge_movie_genres": "movie_id, genre_id",
     "staging.stg_tmdb__movie_cast": "movie_id, person_id, credit_id",
     "staging.stg_tmdb__movie_crew": "movie_id, person_id, credit_id",
     "intermediate.int_people__filmography": "person_id, credit_role, movie_id",
@@ -198,6 +206,19 @@ def test_marts_match_the_catalogue_after_bulk_and_daily(
         " from marts.fct_movie_cast)), count(distinct movie_id) from marts.fct_movie_cast",
     )
     assert 0 < rewritten <= len(touched) < 0.1 * total
+    for table in (
+        "intermediate.int_movies__current",
+        "intermediate.int_movies__financials",
+        "marts.dim_movies",
+        "marts.bridge_movie_genres",
+        "marts.fct_movie_genres",
+    ):
+        [(rewritten, total)] = query(
+            database_url,
+            "select count(distinct movie_id) filter (where built_at = (select max(built_at)"
+            f" from {table})), count(distinct movie_id) from {table}",
+        )
+        assert 0 < rewritten <= len(touched) < 0.1 * total, table
     # Track records of untouched movies were computed again where a person's filmography
     # changed before them.
     [(records_again,)] = query(
@@ -233,3 +254,26 @@ def test_marts_match_the_catalogue_after_bulk_and_daily(
         (moved,),
     )
     assert dict(rows) == {i: day1.details(i)["vote_count"] for i in moved}
+
+    # TMDB renames a genre in its list: an incremental build renames it on every genre row,
+    # not only on the rows of movies loaded since.
+    [(genre_id, old_name)] = query(
+        database_url,
+        "select genre_id, genre_name from marts.bridge_movie_genres"
+        " group by genre_id, genre_name order by count(*) desc limit 1",
+    )
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:  # commits on exit
+        cur.execute(
+            "update raw_tmdb.genres set name = %s where id = %s",
+            (f"{old_name} (renamed)", genre_id),
+        )
+        assert cur.rowcount == 1
+    conn.close()
+    transform(settings())
+    for table in ("marts.bridge_movie_genres", "marts.fct_movie_genres"):
+        names = query(
+            database_url,
+            f"select distinct genre_name from {table} where genre_id = %s",
+            (genre_id,),
+        )
+        assert names == [(f"{old_name} (renamed)",)], table

@@ -200,7 +200,8 @@ def test_scoring_again_explains_only_the_movies_whose_features_changed(
     try:
         with conn.cursor() as cur:  # as a later build would: one movie's features move
             cur.execute(
-                "update marts.ml_movie_features set runtime_minutes = %s where movie_id = %s",
+                "update marts.ml_movie_features set runtime_minutes = %s,"
+                " features_digest = md5(features_digest) where movie_id = %s",
                 ((original or 90) + 1, changed),
             )
         conn.commit()
@@ -209,7 +210,8 @@ def test_scoring_again_explains_only_the_movies_whose_features_changed(
     finally:
         with conn.cursor() as cur:
             cur.execute(
-                "update marts.ml_movie_features set runtime_minutes = %s where movie_id = %s",
+                "update marts.ml_movie_features set runtime_minutes = %s,"
+                " features_digest = md5(features_digest) where movie_id = %s",
                 (original, changed),
             )
         conn.commit()

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from ml.feature_spec import (
+    BOOKKEEPING_COLUMNS,
     CATEGORICAL_INPUTS,
     FACTOR_GROUPS,
     FACTORS,
@@ -31,7 +32,7 @@ def contract_columns(document: dict) -> list[str]:
 
 def mismatch(columns: list[str]) -> dict[str, list[str]]:
     """What the spec reads that the mart lacks, and what the mart holds that the spec ignores."""
-    wanted = [*RAW_COLUMNS, LABEL]
+    wanted = [*RAW_COLUMNS, LABEL, *(c.name for c in BOOKKEEPING_COLUMNS)]
     return {
         "missing from the mart": [c for c in wanted if c not in columns],
         "not in the spec": [c for c in columns if c not in wanted],
@@ -65,6 +66,27 @@ def test_the_built_mart_has_exactly_the_spec_columns(warehouse) -> None:
         "missing from the mart": [],
         "not in the spec": [],
     }
+
+
+def test_the_digest_is_the_features_row_without_bookkeeping(warehouse) -> None:
+    """`features_digest` is the md5 of the row as PostgreSQL renders it, bookkeeping left out:
+    the digest a stored score was checked against before the mart carried it, so an upgrade
+    keeps every stored score, and a build that computes a row again unchanged keeps its."""
+    columns = [
+        row[0]
+        for row in query(
+            warehouse.database_url,
+            "select column_name from information_schema.columns where table_schema = 'marts'"
+            " and table_name = 'ml_movie_features' order by ordinal_position",
+        )
+        if row[0] not in {c.name for c in BOOKKEEPING_COLUMNS}
+    ]
+    [(rows, matching)] = query(
+        warehouse.database_url,
+        f"select count(*), count(*) filter (where features_digest = md5(row({', '.join(columns)})"
+        "::text)) from marts.ml_movie_features",
+    )
+    assert rows > 0 and matching == rows
 
 
 def test_every_list_follows_from_the_spec() -> None:

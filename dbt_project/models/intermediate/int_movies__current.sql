@@ -1,8 +1,13 @@
+{#- Incremental: the movies loaded since the last build are filtered again, and the rows of
+    movies deleted since go (the pre-hook). -#}
+{{ movie_grained_incremental(indexes=[{'columns': ['movie_id']}]) }}
+
 with
 
 movies as (
 
     select * from {{ ref('stg_tmdb__movies') }}
+    where {{ loaded_since_last_build('raw_load_id') }}
 
 ),
 
@@ -14,7 +19,10 @@ deletions as (
 
 current_movies as (
 
-    select movies.*
+    select
+        movies.*,
+        {{ built_at() }} as built_at
+
     from movies
     left join deletions
         on

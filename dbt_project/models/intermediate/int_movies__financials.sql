@@ -1,8 +1,14 @@
+{#- Incremental: the movies loaded since the last build are computed again. -#}
+{{ movie_grained_incremental(indexes=[{'columns': ['movie_id']}]) }}
+
+-- depends_on: {{ ref('stg_tmdb__movies') }}
+-- depends_on: {{ ref('stg_tmdb__movie_deletions') }}
 with
 
 movies as (
 
     select * from {{ ref('int_movies__current') }}
+    where {{ loaded_since_last_build('raw_load_id') }}
 
 ),
 
@@ -10,6 +16,7 @@ reliability as (
 
     select
         movie_id,
+        raw_load_id,
         budget_usd,
         revenue_usd,
         coalesce(budget_usd >= {{ var('reliable_budget_usd') }}, false) as is_budget_reliable,
@@ -39,7 +46,9 @@ final as (
         case
             when is_budget_reliable and is_revenue_reliable
                 then revenue_usd >= {{ var('success_revenue_multiple') }} * budget_usd
-        end as is_commercial_success
+        end as is_commercial_success,
+        raw_load_id,
+        {{ built_at() }} as built_at
 
     from reliability
 

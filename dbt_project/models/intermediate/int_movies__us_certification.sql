@@ -1,11 +1,15 @@
 {#- MPA ratings only (seed `us_mpa_ratings`): TV ratings (TV-MA…) and free text are not
-    theatrical certifications. -#}
+    theatrical certifications. Incremental: the movies loaded since the last build are picked
+    again (a deleted movie keeps its row, as staging keeps its record). -#}
+{{ movie_grained_incremental(indexes=[{'columns': ['movie_id']}], deleted_too=false) }}
 
+-- depends_on: {{ ref('stg_tmdb__movies') }}
 with
 
 release_dates as (
 
     select * from {{ ref('stg_tmdb__movie_release_dates') }}
+    where {{ loaded_since_last_build('raw_load_id') }}
 
 ),
 
@@ -22,6 +26,7 @@ us_ratings as (
         certification,
         release_type,
         release_date,
+        raw_load_id,
         -- theatrical first, then limited theatrical, then premiere, then home releases
         case release_type
             when 3 then 1
@@ -55,7 +60,9 @@ final as (
     select
         movie_id,
         certification as us_certification,
-        release_type as us_certification_release_type
+        release_type as us_certification_release_type,
+        raw_load_id,
+        {{ built_at() }} as built_at
 
     from ranked
     where pick_rank = 1

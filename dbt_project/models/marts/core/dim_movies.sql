@@ -1,26 +1,37 @@
+{#- Incremental: the movies loaded since the last build are written again, and the rows of
+    movies deleted since go. Every part of a row comes from the movie's own record, so each
+    input is read for the same loads only. -#}
+{{ movie_grained_incremental(indexes=[{'columns': ['movie_id']}]) }}
+
+-- depends_on: {{ ref('stg_tmdb__movies') }}
+-- depends_on: {{ ref('stg_tmdb__movie_deletions') }}
 with
 
 movies as (
 
     select * from {{ ref('int_movies__current') }}
+    where {{ loaded_since_last_build('raw_load_id') }}
 
 ),
 
 financials as (
 
     select * from {{ ref('int_movies__financials') }}
+    where {{ loaded_since_last_build('raw_load_id') }}
 
 ),
 
 certifications as (
 
     select * from {{ ref('int_movies__us_certification') }}
+    where {{ loaded_since_last_build('raw_load_id') }}
 
 ),
 
 directors as (
 
     select * from {{ ref('int_movies__primary_director') }}
+    where {{ loaded_since_last_build('raw_load_id') }}
 
 ),
 
@@ -31,7 +42,9 @@ primary_genres as (
         genre_name as primary_genre
 
     from {{ ref('stg_tmdb__movie_genres') }}
-    where genre_position = 1
+    where
+        genre_position = 1
+        and {{ loaded_since_last_build('raw_load_id') }}
 
 ),
 
@@ -62,7 +75,9 @@ final as (
         directors.director_name,
         financials.is_financially_reliable,
         financials.is_commercial_success,
-        movies.fetched_at as last_refreshed_at
+        movies.fetched_at as last_refreshed_at,
+        movies.raw_load_id,
+        {{ built_at() }} as built_at
 
     from movies
     inner join financials

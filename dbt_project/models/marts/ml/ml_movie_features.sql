@@ -4,49 +4,91 @@
     The rules a pre-release description shares (timing, reliable budget, director and cast
     track records) are macros of macros/ml_feature_rules.sql: /predict renders the same ones,
     so a movie gets the same features by id and described. The columns are ml.feature_spec's;
-    tests/ml/test_feature_spec.py holds the two together. -#}
+    tests/ml/test_feature_spec.py holds the two together.
+
+    Incremental: a movie's row is computed again when anything it is computed from was written
+    since this model's last build (`built_at`): its own record (`int_movies__current`), its
+    genres (`bridge_movie_genres`, renames included) or one of its track records (a person's
+    earlier film changed). Rows of movies no longer current go (pre-hook). `features_digest`
+    is what a stored score is checked against: the digest of the features row, bookkeeping
+    left out, so a row computed again unchanged keeps its scores. -#}
+{{ config(
+    materialized='incremental',
+    unique_key='movie_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    meta={'tests_read_latest_build': true},
+    pre_hook=['{{ drop_movies_not_current() }}'],
+) }}
+{%- set built = last_build_watermark('built_at') | trim %}
+
+{%- set only_changed = 'movie_id in (select changed.movie_id from changed)' if built else 'true' %}
 
 with
+
+{% if built %}
+
+changed as (
+
+    select movie_id from {{ ref('int_movies__current') }}
+    where built_at > '{{ built }}'::timestamptz
+    union
+    select movie_id from {{ ref('bridge_movie_genres') }}
+    where built_at > '{{ built }}'::timestamptz
+    union
+    select movie_id from {{ ref('int_movie_people__track_records') }}
+    where built_at > '{{ built }}'::timestamptz
+
+),
+
+{% endif %}
 
 movies as (
 
     select * from {{ ref('int_movies__current') }}
+    where {{ only_changed }}
 
 ),
 
 financials as (
 
     select * from {{ ref('int_movies__financials') }}
+    where {{ only_changed }}
 
 ),
 
 certifications as (
 
     select * from {{ ref('int_movies__us_certification') }}
+    where {{ only_changed }}
 
 ),
 
 movie_genres as (
 
     select * from {{ ref('bridge_movie_genres') }}
+    where {{ only_changed }}
 
 ),
 
 companies as (
 
     select * from {{ ref('stg_tmdb__movie_production_companies') }}
+    where {{ only_changed }}
 
 ),
 
 keywords as (
 
     select * from {{ ref('stg_tmdb__movie_keywords') }}
+    where {{ only_changed }}
 
 ),
 
 track_records as (
 
     select * from {{ ref('int_movie_people__track_records') }}
+    where {{ only_changed }}
 
 ),
 
@@ -163,4 +205,10 @@ final as (
 
 )
 
-select * from final
+select
+    final.*,
+    -- the whole row as text: the same digest as the row's before these columns existed
+    md5(final::text) as features_digest,  -- noqa: RF03
+    {{ built_at() }} as built_at
+
+from final

@@ -1,8 +1,24 @@
+{#- Incremental: `tmdb score` writes a score afresh only where a movie's features changed, so
+    a build adds the scores this table does not hold yet (a score is its movie, model version,
+    scoring time and digest), after a pre-hook drops the rows whose score is gone or replaced
+    or whose movie left the marts; a post-hook moves `is_latest_model` when a newer model has
+    scored. The result is what a full build gives, without copying every stored score and its
+    factors each day. -#}
+{{ config(
+    materialized='incremental',
+    unique_key=['movie_id', 'model_version'],
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    pre_hook=['{{ drop_predictions_without_their_score() }}'],
+    post_hook=['{{ move_latest_model_flag() }}'],
+) }}
+
 with
 
 scores as (
 
-    select * from {{ source('ml', 'movie_success_scores') }}
+    select * from {{ source('ml', 'movie_success_scores') }} as scored
+    where {{ score_not_held('scored') }}
 
 ),
 
@@ -14,10 +30,8 @@ movies as (
 
 latest_version as (
 
-    select model_version
-    from scores
-    order by scored_at desc, model_version desc
-    limit 1
+    -- from every stored score, not only the ones this build adds
+    select {{ latest_scored_version() }} as model_version
 
 ),
 

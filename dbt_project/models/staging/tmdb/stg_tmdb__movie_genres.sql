@@ -17,7 +17,10 @@ unnested as (
         {{ unknown_if_blank("genre.value ->> 'name'") }} as genre_name,
 
         -- numerics
-        genre.position::integer as genre_position
+        genre.position::integer as genre_position,
+
+        -- dates and timestamps
+        source._dlt_load_id as raw_load_id
 
     from source
     cross join

@@ -14,7 +14,10 @@ unnested as (
         (keyword.value ->> 'id')::bigint as keyword_id,
 
         -- text
-        {{ unknown_if_blank("keyword.value ->> 'name'") }} as keyword_name
+        {{ unknown_if_blank("keyword.value ->> 'name'") }} as keyword_name,
+
+        -- dates and timestamps
+        source._dlt_load_id as raw_load_id
 
     from source
     cross join

@@ -18,7 +18,10 @@ unnested as (
         {{ unknown_if_blank("company.value ->> 'origin_country'") }} as origin_country,
 
         -- numerics
-        company.position::integer as company_position
+        company.position::integer as company_position,
+
+        -- dates and timestamps
+        source._dlt_load_id as raw_load_id
 
     from source
     cross join

@@ -10,7 +10,8 @@ countries as (
 
     select
         source.id as movie_id,
-        country.value as country_release
+        country.value as country_release,
+        source._dlt_load_id as raw_load_id
 
     from source
     cross join
@@ -35,7 +36,8 @@ unnested as (
         (dated_release.value ->> 'type')::integer as release_type,
 
         -- dates and timestamps
-        {{ safe_date("left(dated_release.value ->> 'release_date', 10)") }} as release_date
+        {{ safe_date("left(dated_release.value ->> 'release_date', 10)") }} as release_date,
+        countries.raw_load_id
 
     from countries
     cross join
