@@ -247,3 +247,31 @@
         select 1
     {%- endif -%}
 {%- endmacro %}
+
+{% macro collect_changed_movies() -%}
+    {#- Pre-hook of `ml_movie_features` (see the model): the movies whose record, genres or
+        track records were written since its last build, and whether the record itself was
+        (`is_reloaded`), in a temporary table with statistics. -#}
+    {%- set built = (last_build_watermark('built_at') | trim) if is_incremental() else '' -%}
+    {%- if built -%}
+        create temporary table ml_movie_features__changed on commit drop as
+        select
+            written.movie_id,
+            bool_or(written.is_reloaded) as is_reloaded
+        from (
+            select movie_id, true as is_reloaded from {{ ref('int_movies__current') }}
+            where built_at > '{{ built }}'::timestamptz
+            union all
+            select movie_id, false as is_reloaded from {{ ref('bridge_movie_genres') }}
+            where built_at > '{{ built }}'::timestamptz
+            union all
+            select movie_id, false as is_reloaded
+            from {{ ref('int_movie_people__track_records') }}
+            where built_at > '{{ built }}'::timestamptz
+        ) as written
+        group by written.movie_id;
+        analyze ml_movie_features__changed
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}

@@ -9,20 +9,33 @@
     Incremental: a movie's row is computed again when anything it is computed from was written
     since this model's last build (`built_at`): its own record (`int_movies__current`), its
     genres (`bridge_movie_genres`, renames included) or one of its track records (a person's
-    earlier film changed). Rows of movies no longer current go (pre-hook). `features_digest`
-    is what a stored score is checked against: the digest of the features row, bookkeeping
-    left out, so a row computed again unchanged keeps its scores. -#}
+    earlier film changed). The pre-hook `collect_changed_movies` lists them in a temporary
+    table and analyses it: which movies changed is known only at run time, and a planner that
+    guesses three where 40,000 changed unnests the whole catalogue's companies once per movie.
+    Companies and keywords come from the movie's own record, so only reloaded movies read them
+    from staging (by load id, through the raw table's index); the others keep theirs. Rows of
+    movies no longer current go (pre-hook). `features_digest` is what a stored score is
+    checked against: the digest of the features row, bookkeeping left out, so a row computed
+    again unchanged keeps its scores. -#}
 {{ config(
     materialized='incremental',
     unique_key='movie_id',
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
     meta={'tests_read_latest_build': true},
-    pre_hook=['{{ drop_movies_not_current() }}'],
+    pre_hook=['{{ collect_changed_movies() }}', '{{ drop_movies_not_current() }}'],
 ) }}
 {%- set built = last_build_watermark('built_at') | trim %}
-
+{%- set reloaded_from = '' %}
+{%- if built and execute %}
+    {%- set reloaded_from = run_query(
+        "select coalesce(min(raw_load_id)::text, '') from " ~ ref('int_movies__current')
+        ~ " where built_at > '" ~ built ~ "'::timestamptz"
+    ).columns[0].values()[0] %}
+{%- endif %}
 {%- set only_changed = 'movie_id in (select changed.movie_id from changed)' if built else 'true' %}
+{%- set only_reloaded = 'true' if not built
+    else ("raw_load_id >= '" ~ reloaded_from ~ "'" if reloaded_from else 'false') %}
 
 with
 
@@ -30,14 +43,23 @@ with
 
 changed as (
 
-    select movie_id from {{ ref('int_movies__current') }}
-    where built_at > '{{ built }}'::timestamptz
-    union
-    select movie_id from {{ ref('bridge_movie_genres') }}
-    where built_at > '{{ built }}'::timestamptz
-    union
-    select movie_id from {{ ref('int_movie_people__track_records') }}
-    where built_at > '{{ built }}'::timestamptz
+    select movie_id, is_reloaded from ml_movie_features__changed
+
+),
+
+kept_lists as (
+
+    {#- A movie whose record was not reloaded keeps its companies and keywords. -#}
+    select
+        held.movie_id,
+        held.production_company_names,
+        held.production_company_count,
+        held.keyword_count
+
+    from {{ this }} as held
+    inner join changed
+        on held.movie_id = changed.movie_id
+    where not changed.is_reloaded
 
 ),
 
@@ -74,14 +96,14 @@ movie_genres as (
 companies as (
 
     select * from {{ ref('stg_tmdb__movie_production_companies') }}
-    where {{ only_changed }}
+    where {{ only_reloaded }}
 
 ),
 
 keywords as (
 
     select * from {{ ref('stg_tmdb__movie_keywords') }}
-    where {{ only_changed }}
+    where {{ only_reloaded }}
 
 ),
 
@@ -114,6 +136,8 @@ company_lists as (
 
     from companies
     group by movie_id
+    {{- ' union all select movie_id, production_company_names, production_company_count'
+        ~ ' from kept_lists' if built }}
 
 ),
 
@@ -125,6 +149,7 @@ keyword_counts as (
 
     from keywords
     group by movie_id
+    {{- ' union all select movie_id, keyword_count from kept_lists' if built }}
 
 ),
 
