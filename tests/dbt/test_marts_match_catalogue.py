@@ -193,6 +193,16 @@ def test_marts_match_the_catalogue_after_bulk_and_daily(
     assert warehouse_figures(database_url) == expected_figures(day0), "after the bulk load"
 
     day1 = Catalogue(seed=SEED, movies=MOVIES, day=1, today=day0.date_of(0) + timedelta(days=1))
+    # People named after a credit on a movie the day removes: their row must change or go.
+    named_by_removed = dict(
+        query(
+            database_url,
+            "select person_id, latest_credit_movie_id from marts.dim_people"
+            " where latest_credit_movie_id = any(%s)",
+            (sorted(day1.removed_ids(1)),),
+        )
+    )
+    assert named_by_removed
     tmdb_server(day1)
     run_daily(settings(), today=day1.date_of(1))
     transform(settings())
@@ -229,6 +239,31 @@ def test_marts_match_the_catalogue_after_bulk_and_daily(
         (sorted(touched),),
     )
     assert records_again > 0
+    # dim_people rewrote the people of the day's credits and of the removed movies, not all.
+    [(people_again, people)] = query(
+        database_url,
+        "select count(*) filter (where built_at = (select max(built_at) from marts.dim_people)),"
+        " count(*) from marts.dim_people",
+    )
+    assert 0 < people_again < 0.5 * people
+    after = {
+        person: (movie, rewritten)
+        for person, movie, rewritten in query(
+            database_url,
+            "select person_id, latest_credit_movie_id, built_at = (select max(built_at)"
+            " from marts.dim_people) from marts.dim_people where person_id = any(%s)",
+            (sorted(named_by_removed),),
+        )
+    }
+    # Each of them is now named after another credit (read again from all of theirs), or gone
+    # (no credit left on a current movie); the catalogue has both, and some of them are named
+    # after a credit on a movie the day did not touch.
+    assert all(
+        rewritten and movie != named_by_removed[person]
+        for person, (movie, rewritten) in after.items()
+    )
+    assert after and len(after) < len(named_by_removed)
+    assert {movie for movie, _ in after.values()} - touched
     incremental = table_digests(database_url)
     transform(settings(), full_refresh=True)
     assert table_digests(database_url) == incremental, "incremental and full builds differ"
