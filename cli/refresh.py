@@ -259,10 +259,10 @@ class _Cycle:
                 raise RefreshFailed("freshness", problem)
 
     def build(self) -> None:
-        from warehouse.dbt_runner import build_counts, build_warnings, run_dbt
+        from warehouse.dbt_runner import PRODUCTION_BUILD, build_counts, build_warnings, run_dbt
 
         with self.step("build"):
-            args = ["build", *self.shadow_args]
+            args = [*PRODUCTION_BUILD, *self.shadow_args]
             if self.options.full_refresh:
                 args.append("--full-refresh")
             result = run_dbt(self.shadow, args)
