@@ -194,8 +194,8 @@ def test_scoring_again_explains_only_the_movies_whose_features_changed(
     stamps = "select movie_id, scored_at from ml.movie_success_scores where model_version = %s"
     before = dict(query(warehouse.database_url, stamps, (version,)))
     changed = sorted(before)[0]
-    runtime = "select runtime_minutes from marts.ml_movie_features where movie_id = %s"
-    [[original]] = query(warehouse.database_url, runtime, (changed,))
+    row = "select runtime_minutes, features_digest from marts.ml_movie_features where movie_id = %s"
+    [(original, digest)] = query(warehouse.database_url, row, (changed,))
     conn = psycopg2.connect(warehouse.database_url)
     try:
         with conn.cursor() as cur:  # as a later build would: one movie's features move
@@ -211,8 +211,8 @@ def test_scoring_again_explains_only_the_movies_whose_features_changed(
         with conn.cursor() as cur:
             cur.execute(
                 "update marts.ml_movie_features set runtime_minutes = %s,"
-                " features_digest = md5(features_digest) where movie_id = %s",
-                (original, changed),
+                " features_digest = %s where movie_id = %s",
+                (original, digest, changed),
             )
         conn.commit()
         conn.close()
