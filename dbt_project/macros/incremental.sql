@@ -17,12 +17,29 @@
         {%- set existing = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
         {%- set missing = model.columns.keys() | reject('in', existing) | list -%}
         {%- if this_column in existing and not missing -%}
-            {%- set newest = run_query(
-                "select max(" ~ this_column ~ ")::text from " ~ this
-            ).columns[0].values()[0] -%}
-            {{- newest or '' -}}
+            {{- newest_value(this, this_column) -}}
         {%- endif -%}
     {%- endif -%}
+{%- endmacro %}
+
+{% macro newest_value(relation, column) -%}
+    {#- max(`column`) of `relation` as text, empty when the relation is empty. -#}
+    {%- do return(run_query(
+        "select max(" ~ column ~ ")::text from " ~ relation
+    ).columns[0].values()[0] or '') -%}
+{%- endmacro %}
+
+{% macro movies_rewritten_since(watermark, deleted_too=true) -%}
+    {#- The movies whose record was loaded again since `watermark` (a dlt load id), and
+        (`deleted_too`) those deleted since: their earlier rows may hold what the newest
+        record no longer has. -#}
+    select movie_id from {{ ref('stg_tmdb__movies') }}
+    where raw_load_id > '{{ watermark }}'
+    {%- if deleted_too %}
+    union all
+    select movie_id from {{ ref('stg_tmdb__movie_deletions') }}
+    where raw_load_id > '{{ watermark }}'
+    {%- endif %}
 {%- endmacro %}
 
 {% macro loaded_since_last_build(column) -%}
@@ -52,15 +69,7 @@
             delete from {{ this }}
         {%- else -%}
             delete from {{ this }}
-            where movie_id in (
-                select movie_id from {{ ref('stg_tmdb__movies') }}
-                where raw_load_id > '{{ watermark }}'
-                {%- if deleted_too %}
-                union all
-                select movie_id from {{ ref('stg_tmdb__movie_deletions') }}
-                where raw_load_id > '{{ watermark }}'
-                {%- endif %}
-            )
+            where movie_id in ({{ movies_rewritten_since(watermark, deleted_too) }})
         {%- endif -%}
     {%- else -%}
         select 1
@@ -227,16 +236,15 @@
         if node is not none else none -%}
     {%- if relation is not none
         and 'raw_load_id' in (adapter.get_columns_in_relation(relation) | map(attribute='name') | list) -%}
-        {%- do return(run_query(
-            "select max(raw_load_id)::text from " ~ relation
-        ).columns[0].values()[0] or '') -%}
+        {%- do return(newest_value(relation, 'raw_load_id')) -%}
     {%- endif -%}
     {%- do return('') -%}
 {%- endmacro %}
 
 {% macro drop_movies_not_current() -%}
-    {#- Pre-hook of `ml_movie_features`: the rows of movies deleted from TMDB, or turned adult,
-        since its last build. -#}
+    {#- Pre-hook of the incremental marts keyed by movie that are not rewritten by load
+        (`ml_movie_features`, the predictions): the rows of movies deleted from TMDB, or turned
+        adult, since their last build. One anti-join. -#}
     {%- if is_incremental() -%}
         delete from {{ this }}
         where not exists (

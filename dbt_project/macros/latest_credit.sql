@@ -20,3 +20,16 @@
         select 1
     {%- endif -%}
 {%- endmacro %}
+
+{% macro person_credits(condition) -%}
+    {#- What a credit says about its person, cast and crew alike, for the credits `condition`
+        keeps (both credit tables have the columns it names). -#}
+    {%- set columns =
+        'person_id, person_name, gender, known_for_department, movie_id, fetched_at, raw_load_id'
+    -%}
+    select {{ columns }} from {{ ref('stg_tmdb__movie_cast') }}
+    where {{ condition }}
+    union all
+    select {{ columns }} from {{ ref('stg_tmdb__movie_crew') }}
+    where {{ condition }}
+{%- endmacro %}

@@ -51,19 +51,14 @@
 
 {% macro drop_predictions_without_their_score() -%}
     {#- Pre-hook of the incremental predictions mart: rows whose score `tmdb score` deleted or
-        wrote again (its features changed), and rows of movies that left the marts. -#}
-    {#- Two statements, each one anti-join: `not exists … or not exists …` is run as a
-        correlated probe per row (minutes at 300,000 movies). -#}
+        wrote again (its features changed). The rows of movies that left the marts go in a
+        statement of their own (`drop_movies_not_current`): `not exists … or not exists …` is
+        run as a correlated probe per row (minutes at 300,000 movies). -#}
     {%- if is_incremental() -%}
         delete from {{ this }} as held
         where not exists (
             select from {{ source('ml', 'movie_success_scores') }} as scored
             where {{ same_score('held', 'scored') }}
-        );
-        delete from {{ this }} as held
-        where not exists (
-            select from {{ ref('int_movies__current') }} as movies
-            where movies.movie_id = held.movie_id
         )
     {%- else -%}
         select 1

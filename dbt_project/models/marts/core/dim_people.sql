@@ -42,45 +42,9 @@ loaded as {% if watermark %}materialized{% else %}not materialized{% endif %} (
 
 ),
 
-cast_credits as (
-
-    select * from {{ ref('stg_tmdb__movie_cast') }}
-    where movie_id in (select loaded.movie_id from loaded)
-
-),
-
-crew_credits as (
-
-    select * from {{ ref('stg_tmdb__movie_crew') }}
-    where movie_id in (select loaded.movie_id from loaded)
-
-),
-
 credits as (
 
-    select
-        person_id,
-        person_name,
-        gender,
-        known_for_department,
-        movie_id,
-        fetched_at,
-        raw_load_id
-
-    from cast_credits
-
-    union all
-
-    select
-        person_id,
-        person_name,
-        gender,
-        known_for_department,
-        movie_id,
-        fetched_at,
-        raw_load_id
-
-    from crew_credits
+    {{ person_credits('movie_id in (select loaded.movie_id from loaded)') }}
 
 ),
 
@@ -90,13 +54,7 @@ rewritten as (
 
     {#- Movies whose record was loaded again, or that were deleted, since the last build: a
         credit on one of them may be gone. -#}
-    select movie_id from {{ ref('stg_tmdb__movies') }}
-    where raw_load_id > '{{ watermark }}'
-
-    union
-
-    select movie_id from {{ ref('stg_tmdb__movie_deletions') }}
-    where raw_load_id > '{{ watermark }}'
+    {{ movies_rewritten_since(watermark) }}
 
 ),
 
@@ -123,31 +81,7 @@ orphaned_credits as (
 
     {#- All credits of those people, then those on current movies: one look-up of the
         current movies for both. -#}
-    select
-        person_id,
-        person_name,
-        gender,
-        known_for_department,
-        movie_id,
-        fetched_at,
-        raw_load_id
-
-    from {{ ref('stg_tmdb__movie_cast') }}
-    where person_id in (select orphaned.person_id from orphaned)
-
-    union all
-
-    select
-        person_id,
-        person_name,
-        gender,
-        known_for_department,
-        movie_id,
-        fetched_at,
-        raw_load_id
-
-    from {{ ref('stg_tmdb__movie_crew') }}
-    where person_id in (select orphaned.person_id from orphaned)
+    {{ person_credits('person_id in (select orphaned.person_id from orphaned)') }}
 
 ),
 

@@ -9,7 +9,7 @@
     unique_key=['movie_id', 'model_version'],
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
-    pre_hook=['{{ drop_predictions_without_their_score() }}'],
+    pre_hook=['{{ drop_predictions_without_their_score() }}', '{{ drop_movies_not_current() }}'],
     post_hook=['{{ move_latest_model_flag() }}'],
 ) }}
 
