@@ -206,6 +206,7 @@ RAW_INDEXES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("movies", ("id",)),
     ("movies", ("_dlt_load_id",)),
     ("movie_snapshots", ("id", "snapshot_date")),
+    ("movie_snapshots", ("_dlt_load_id",)),
     ("movie_deletions", ("id",)),
     ("movie_deletions", ("_dlt_load_id",)),
     ("genres", ("id",)),

@@ -190,11 +190,17 @@ def transform(settings: Settings, *, full_refresh: bool = False) -> list[WarnedT
     Incremental models catch up on what changed since their last build; `full_refresh`
     rebuilds them from the raw tables (after a change of their logic, or to start over).
 
+    The docs are generated without compiling again (`--no-compile`): the build has just
+    written the manifest, every model's compiled SQL in it, to the same target folder, and
+    compiling the project a second time cost 2.5 s a day at 300,000 films (it re-runs the
+    introspective queries of incremental models) for the same result; the catalog alone is
+    read from the warehouse.
+
     Returns the plausibility tests that warned: they never stop the build, and `docs generate`
     overwrites `run_results.json`, so they are taken from the build's own result."""
     build = [*PRODUCTION_BUILD, "--full-refresh"] if full_refresh else [*PRODUCTION_BUILD]
     warnings = build_warnings(run_dbt(settings, build))
-    run_dbt(settings, ["docs", "generate"])
+    run_dbt(settings, ["docs", "generate", "--no-compile"])
     check_documented(settings.dbt_target_path)
     return warnings
 

@@ -152,6 +152,7 @@ INCREMENTAL = {
     "marts.ml_movie_features": "movie_id",
     "marts.dim_people": "person_id",
     "marts.fct_movie_genres": "movie_id, genre_id",
+    "marts.fct_movie_metrics_daily": "movie_id, snapshot_date",
 }
 #: What says when or how a row was built, not what it holds.
 BOOKKEEPING = {"built_at", "is_current"}
@@ -223,6 +224,7 @@ def test_marts_match_the_catalogue_after_bulk_and_daily(
         "marts.dim_movies",
         "marts.bridge_movie_genres",
         "marts.fct_movie_genres",
+        "marts.fct_movie_metrics_daily",
     ):
         [(rewritten, total)] = query(
             database_url,
@@ -272,6 +274,13 @@ def test_marts_match_the_catalogue_after_bulk_and_daily(
     removed, added = day1.removed_ids(1), day1.added_ids(1)
     assert any(not day0.details(i)["adult"] for i in removed)
     assert mart_movie_ids(database_url, removed) == set()
+    # The daily metrics keep no history of a movie that left.
+    [(left,)] = query(
+        database_url,
+        "select count(*) from marts.fct_movie_metrics_daily where movie_id = any(%s)",
+        (sorted(removed),),
+    )
+    assert left == 0
     non_adult_added = {i for i in added if not day1.details(i)["adult"]}
     assert non_adult_added
     assert mart_movie_ids(database_url, added) == non_adult_added
@@ -287,6 +296,15 @@ def test_marts_match_the_catalogue_after_bulk_and_daily(
     rows = query(
         database_url,
         "select movie_id, vote_count from marts.dim_movies where movie_id = any(%s)",
+        (moved,),
+    )
+    assert dict(rows) == {i: day1.details(i)["vote_count"] for i in moved}
+    # ... and in the daily metrics: the day's fetch replaced the row of the same day (both
+    # loads ran today) or added the next day's.
+    rows = query(
+        database_url,
+        "select movie_id, vote_count from marts.fct_movie_metrics_daily where movie_id = any(%s)"
+        " and snapshot_date = (select max(snapshot_date) from marts.fct_movie_metrics_daily)",
         (moved,),
     )
     assert dict(rows) == {i: day1.details(i)["vote_count"] for i in moved}

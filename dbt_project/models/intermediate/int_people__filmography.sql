@@ -6,7 +6,11 @@
     (`is_current` false, `built_at` of this run), so that track records can tell whose
     filmography changed by reading `built_at` alone, and from which release date on
     (`changed_from`: only films released after it have another track record). Tombstones go
-    after a week. -#}
+    after a week.
+
+    The track records of a day read each person's earlier films from a covering index
+    (`index_earlier_films`); the vacuum after each build keeps the table's visibility map
+    current, so those reads stay on the index instead of fetching the rows. -#}
 {{
     config(
         materialized='incremental',
@@ -20,6 +24,10 @@
         ],
         meta={'tests_read_latest_build': true},
         pre_hook=["{{ purge_tombstones() }}"],
+        post_hook=[
+            "{{ index_earlier_films() }}",
+            {"sql": "vacuum {{ this }}", "transaction": false},
+        ],
     )
 }}
 

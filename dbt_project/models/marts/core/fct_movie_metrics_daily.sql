@@ -1,16 +1,21 @@
+{#- History accumulates across runs: a build takes in the snapshots of dlt loads newer than the
+    newest it holds (a day re-fetched since is a newer load, and replaces its row by key), so
+    a daily build reads the day's snapshots, not the whole newest day again (every film, the
+    day after a backfill). The pre-hook drops the history of movies that left the marts. -#}
 {{
     config(
         materialized='incremental',
         unique_key=['movie_id', 'snapshot_date'],
         incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        post_hook=[
-            "delete from {{ this }} as metrics where not exists (select 1 from "
-            ~ "{{ ref('int_movies__current') }} as movies where movies.movie_id = metrics.movie_id)"
-        ],
+        on_schema_change='append_new_columns',
+        meta={'tests_read_latest_build': true},
+        pre_hook=["{{ drop_history_of_movies_gone() }}"],
+        post_hook=["{{ index_raw_load_id() }}"],
     )
 }}
 
+-- depends_on: {{ ref('stg_tmdb__movies') }}
+-- depends_on: {{ ref('stg_tmdb__movie_deletions') }}
 with
 
 movies as (
@@ -22,15 +27,7 @@ movies as (
 snapshots as (
 
     select * from {{ ref('stg_tmdb__movie_snapshots') }}
-    {% if is_incremental() %}
-        -- the newest day may have been re-fetched since the last build: take it again
-        where
-            snapshot_date
-            >= (
-                select coalesce(max(loaded.snapshot_date), '1900-01-01')
-                from {{ this }} as loaded
-            )
-    {% endif %}
+    where {{ loaded_since_last_build('raw_load_id') }}
 
 ),
 
@@ -42,7 +39,9 @@ final as (
         snapshots.popularity,
         snapshots.vote_average,
         snapshots.vote_count,
-        snapshots.fetched_at as observed_at
+        snapshots.fetched_at as observed_at,
+        snapshots.raw_load_id,
+        {{ built_at() }} as built_at
 
     from snapshots
     inner join movies

@@ -21,7 +21,10 @@ renamed as (
 
         -- dates and timestamps
         snapshot_date,
-        fetched_at
+        fetched_at,
+
+        -- lineage
+        _dlt_load_id as raw_load_id
 
     from source
 
