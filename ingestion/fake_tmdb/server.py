@@ -15,6 +15,7 @@ import logging
 import math
 import random
 import re
+import signal
 import socket
 import threading
 import time
@@ -507,6 +508,20 @@ class FakeTmdbServer:
         return payload
 
 
+def _stop_on_interrupt() -> None:
+    """Ctrl-C (SIGINT) and SIGTERM stop `serve`, however the process was started. A command
+    started in the background of a non-interactive shell (`tmdb fake-tmdb &` in a script)
+    inherits SIGINT ignored, and Python then never raises KeyboardInterrupt: the server
+    would outlive the `kill -INT` meant to stop it."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, interrupt)
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 def serve(
     port: int = 8765,
     movies: int = 3000,
@@ -538,6 +553,7 @@ def serve(
         len(catalogue.movie_ids()), seed, day, catalogue.today, server.url, FAKE_TMDB_TOKEN,
         time.monotonic() - started,
     )  # fmt: skip
+    _stop_on_interrupt()
     try:
         server._httpd.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:

@@ -411,6 +411,30 @@ def test_serve_logs_url_and_stops_on_ctrl_c() -> None:
             proc.wait()
 
 
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_serve_stops_when_started_with_sigint_ignored(stop: signal.Signals) -> None:
+    """A server started in the background of a script inherits SIGINT ignored: Ctrl-C's
+    signal (and SIGTERM) still stops it."""
+    code = (
+        "import logging; logging.basicConfig(level=logging.INFO, format='%(message)s');"
+        "from ingestion.fake_tmdb.server import serve; serve(port=0, movies=20, seed=1)"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=repo, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )  # fmt: skip
+    try:
+        while "serving" not in proc.stderr.readline():
+            assert proc.poll() is None, "the server exited before serving"
+        proc.send_signal(stop)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def test_fake_tmdb_command_takes_the_rate_limit_window() -> None:
     """`tmdb fake-tmdb --rate-limit-window`: sliding by default, an unknown kind refused."""
     repo = Path(__file__).resolve().parents[2]
