@@ -177,24 +177,11 @@
         each record's earlier films from, a range of (person, role, release date) holding the
         revenue and label too, current films only. A day's 56,000 records read 3 M earlier
         films at 300,000 films; from the index that is a scan of index entries, where a join
-        sorted every changed person's whole filmography (8 s). A hook, so a table built
-        before the index existed gets it too; found by its definition on this table. -#}
-    do $$
-    begin
-        if not exists (
-            select 1
-            from pg_index
-            where
-                indrelid = '{{ this }}'::regclass
-                and pg_get_indexdef(indexrelid) like
-                '%(person_id, credit_role, release_date) INCLUDE (reliable_revenue_usd, is_commercial_success) WHERE is_current'
-        ) then
-            create index on {{ this }} (person_id, credit_role, release_date)
-            include (reliable_revenue_usd, is_commercial_success)
-            where is_current;
-        end if;
-    end
-    $$
+        sorted every changed person's whole filmography (8 s). -#}
+    {{ ensure_index(
+        'person_id, credit_role, release_date',
+        'INCLUDE (reliable_revenue_usd, is_commercial_success) WHERE is_current'
+    ) }}
 {%- endmacro %}
 
 {% macro analyze_rebuilt() -%}
@@ -271,25 +258,23 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro ensure_index(column) -%}
-    {#- An index on `column` of this model's table unless one leads with it. A hook, not a
-        configured index, so a table built before the index existed gets it on its next
-        incremental build too; it looks for an index on the table itself (a name could
-        belong to the table a full rebuild is replacing). -#}
+{% macro ensure_index(columns, rest='') -%}
+    {#- An index on `columns` of this model's table (`rest`: its INCLUDE and WHERE clauses, as
+        PostgreSQL prints them) unless the table has that index. A hook, not a configured
+        index, so a table built before the index existed gets it on its next incremental
+        build too; it looks at the table's own indexes (a name could belong to the table a
+        full rebuild is replacing). -#}
     do $$
     begin
         if not exists (
             select 1
             from pg_index
-            inner join pg_attribute
-                on
-                    pg_index.indrelid = pg_attribute.attrelid
-                    and pg_index.indkey[0] = pg_attribute.attnum
             where
-                pg_index.indrelid = '{{ this }}'::regclass
-                and pg_attribute.attname = '{{ column }}'
+                indrelid = '{{ this }}'::regclass
+                and pg_get_indexdef(indexrelid)
+                like '%USING btree ({{ columns }}){{ " " ~ rest if rest }}'
         ) then
-            create index on {{ this }} ({{ column }});
+            create index on {{ this }} ({{ columns }}) {{ rest }};
         end if;
     end
     $$
