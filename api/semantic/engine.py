@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, NoReturn
 
+from api.semantic import rollup
 from api.semantic.catalog import Catalog
 from api.semantic.catalog import build as build_catalog
 
@@ -54,7 +55,8 @@ class LoadedManifest:
     sha256: str
     engine: Any  # metricflow.engine.metricflow_engine.MetricFlowEngine
     catalog: Catalog
-    tables: frozenset[str]
+    tables: frozenset[str]  # what compiled SQL may read: the models' tables and their rollups
+    rollups: rollup.Rollups | None = None
 
 
 def _without_database(raw: dict[str, Any]) -> dict[str, Any]:
@@ -94,10 +96,22 @@ def load(target_dir: Path) -> LoadedManifest:
     from metricflow_semantics.model.semantic_manifest_lookup import SemanticManifestLookup
 
     raw = _without_database(json.loads(text))
-    manifest = parse_manifest_from_dbt_generated_manifest(manifest_json_string=json.dumps(raw))
-    engine = MetricFlowEngine(SemanticManifestLookup(manifest), CompileOnlySqlClient())
+
+    def parse(manifest: dict[str, Any]) -> Any:
+        return parse_manifest_from_dbt_generated_manifest(manifest_json_string=json.dumps(manifest))
+
+    def engine_over(manifest: Any) -> Any:
+        return MetricFlowEngine(SemanticManifestLookup(manifest), CompileOnlySqlClient())
+
+    engine = engine_over(parse(raw))
+    rollups = rollup.build(raw, parse, engine_over)
+    tables = _tables(raw) | (rollups.tables if rollups else frozenset())
     return LoadedManifest(
-        hashlib.sha256(text.encode()).hexdigest(), engine, build_catalog(engine, raw), _tables(raw)
+        hashlib.sha256(text.encode()).hexdigest(),
+        engine,
+        build_catalog(engine, raw),
+        tables,
+        rollups,
     )
 
 

@@ -13,10 +13,17 @@ from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from api.semantic.catalog import Catalog, closest
 from api.semantic.engine import EngineCache, LoadedManifest, SemanticLayerUnavailable
-from api.semantic.query import InvalidMetricQuery, MetricQuery, rename_outputs, resolve
+from api.semantic.query import (
+    InvalidMetricQuery,
+    MetricQuery,
+    Resolved,
+    rename_outputs,
+    resolve,
+)
 from api.text_to_sql.executor import QueryExecutor, QueryResult
 from api.text_to_sql.guard import CheckedQuery, UnsafeSql, check_sql
 
@@ -43,6 +50,17 @@ def _mf_reason(exc: Exception) -> str:
     reason = match.group(1) if match else text
     reason = " ".join(reason.split())
     return reason[:400]
+
+
+def _on_rollup(loaded: LoadedManifest, resolved: Resolved, request: Any) -> str | None:
+    """The query's SQL over a rollup (`api.semantic.rollup`) when every part of it is in one;
+    None sends it to the semantic models themselves."""
+    if loaded.rollups is None or not loaded.rollups.answers(resolved):
+        return None
+    try:
+        return loaded.rollups.engine.explain(request).sql_statement.sql
+    except Exception:  # MetricFlow cannot place it on the rollups: the models answer it
+        return None
 
 
 class SemanticLayer:
@@ -87,21 +105,24 @@ class SemanticLayer:
         *,
         max_rows: int = DEFAULT_ROWS,
         allowed_tables: Collection[str] | None = None,
+        rollups: bool = True,
     ) -> CompiledMetricQuery:
         """Validate, compile with MetricFlow, and check the SQL as the guard checks any SQL.
 
         The same query over the same manifest always compiles to the same SQL, so a compiled
         query is kept (a bounded LRU keyed by the manifest's hash): a dashboard, a panel click
-        or a repeated question costs the guard's checked result, not MetricFlow's planner."""
+        or a repeated question costs the guard's checked result, not MetricFlow's planner.
+        With `rollups` false the semantic models answer even what a rollup could (tests and
+        benchmarks compare the two)."""
         loaded = self.engines.get()
         tables = tuple(sorted(allowed_tables)) if allowed_tables is not None else None
-        key = (loaded.sha256, query.model_dump_json(), max_rows, tables)
+        key = (loaded.sha256, query.model_dump_json(), max_rows, tables, rollups)
         with self._lock:
             cached = self._compiled.get(key)
             if cached is not None:
                 self._compiled.move_to_end(key)
                 return cached
-        compiled = self._compile(loaded, query, max_rows, allowed_tables)
+        compiled = self._compile(loaded, query, max_rows, allowed_tables, rollups)
         with self._lock:
             self._compiled[key] = compiled
             while len(self._compiled) > COMPILED_KEPT:
@@ -114,6 +135,7 @@ class SemanticLayer:
         query: MetricQuery,
         max_rows: int,
         allowed_tables: Collection[str] | None,
+        rollups: bool,
     ) -> CompiledMetricQuery:
         from metricflow.engine.metricflow_engine import MetricFlowQueryRequest
 
@@ -125,8 +147,10 @@ class SemanticLayer:
             order_by_names=resolved.order_by or None,
             limit=query.limit,
         )
+        sql = _on_rollup(loaded, resolved, request) if rollups else None
+        rolled = sql is not None
         try:
-            sql = loaded.engine.explain(request).sql_statement.sql
+            sql = sql or loaded.engine.explain(request).sql_statement.sql
         except Exception as exc:  # MetricFlow's own validation: one line back to the caller
             raise InvalidMetricQuery(
                 f"MetricFlow cannot compile this query: {_mf_reason(exc)}"
@@ -135,8 +159,12 @@ class SemanticLayer:
             sql, resolved.renames, nulls_last=any(o.startswith("-") for o in resolved.order_by)
         )
         rows = min(query.limit or max_rows, max_rows)
+        allowed = set(allowed_tables or loaded.tables)
+        if loaded.rollups is not None and rolled:
+            # A caller's tables are those it can describe; a rollup only sums one of them.
+            allowed |= loaded.rollups.tables
         try:
-            checked = check_sql(sql, allowed_tables=allowed_tables or loaded.tables, limit=rows + 1)
+            checked = check_sql(sql, allowed_tables=allowed, limit=rows + 1)
         except UnsafeSql as exc:
             raise InvalidMetricQuery(f"the compiled query was refused: {exc}") from None
         return CompiledMetricQuery(query, checked, rows)

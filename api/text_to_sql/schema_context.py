@@ -19,6 +19,7 @@ from typing import Any
 
 PACKAGE = "tmdb_analytics"
 SCHEMA = "marts"
+ROLLUP_OF = "rollup_of"  # model meta of a semantic rollup
 
 
 class SchemaContextUnavailable(RuntimeError):
@@ -116,13 +117,16 @@ def _read_artifacts(manifest_path: Path, catalog_path: Path) -> tuple[bytes, dic
 
 
 def _mart_models(nodes: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """This project's models built in the marts schema, by unique id: all the model may query."""
+    """This project's models built in the marts schema, by unique id: all the model may query.
+    Rollups (meta `rollup_of`) are the semantic layer's own summaries, left out: their cells
+    mean something only as MetricFlow adds them up (api/semantic/rollup.py)."""
     return {
         uid: node
         for uid, node in nodes.items()
         if node.get("resource_type") == "model"
         and node.get("package_name") == PACKAGE
         and node.get("schema") == SCHEMA
+        and ROLLUP_OF not in (node.get("config") or {}).get("meta", {})
     }
 
 

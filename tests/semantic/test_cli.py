@@ -59,8 +59,12 @@ def test_query_prints_what_hand_written_sql_gives(tmdb, api_warehouse: ApiWareho
 def test_explain_prints_the_sql_and_bad_names_fail_in_one_line(tmdb) -> None:
     result = tmdb("metrics", "query", "--metrics", "movies", "--explain")
     assert result.exit_code == 0
-    assert 'from "marts"."dim_movies"' in result.output.lower()
+    # the count of movies sums its rollup; a median reads every movie
+    assert 'from "marts"."agg_movies_by_year"' in result.output.lower()
     assert "as movies" in result.output.lower()
+    median = tmdb("metrics", "query", "--metrics", "median_roi", "--explain")
+    assert median.exit_code == 0
+    assert 'from "marts"."dim_movies"' in median.output.lower()
     bad = tmdb("metrics", "query", "--metrics", "movis")
     assert bad.exit_code == 1
     assert "unknown metric 'movis'" in bad.output and "movies" in bad.output

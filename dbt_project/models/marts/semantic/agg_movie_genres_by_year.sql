@@ -1,0 +1,1 @@
+{{ semantic_rollup('movie_genres', ref('fct_movie_genres')) }}

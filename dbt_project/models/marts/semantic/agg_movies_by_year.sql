@@ -1,0 +1,1 @@
+{{ semantic_rollup('movies', ref('dim_movies')) }}
