@@ -49,7 +49,8 @@ class Rollups:
     metrics: frozenset[str]
     categorical: frozenset[str]  # group-by and Dimension() names
     time: frozenset[str]  # time dimensions, answered at the year only
-    tables: frozenset[str]
+    tables: frozenset[str]  # the rollups
+    sources: frozenset[str]  # the tables they sum
 
     def answers(self, resolved: Resolved) -> bool:
         """Whether every metric, group-by and filter of the query is in a rollup."""
@@ -73,6 +74,11 @@ class Rollups:
             elif match["grain"] != GRAIN or match["name"] not in self.time:
                 return False
         return "{{" not in _TEMPLATE.sub("", condition)
+
+
+def _spec(model: dict[str, Any]) -> dict[str, Any] | None:
+    """The semantic model's meta `rollup`: {model, dimensions, entities?}."""
+    return ((model.get("config") or {}).get("meta") or {}).get(ROLLUP_META)
 
 
 def _relation(node_relation: dict[str, Any], alias: str) -> dict[str, Any]:
@@ -224,9 +230,7 @@ def _rollup_metrics(raw: dict[str, Any], measures: dict[str, str]) -> list[dict[
 def rewrite(raw: dict[str, Any]) -> dict[str, Any] | None:
     """The semantic manifest over the rollups (None when no semantic model has one)."""
     models = raw.get("semantic_models", [])
-    specs = {
-        m["name"]: ((m.get("config") or {}).get("meta") or {}).get(ROLLUP_META) for m in models
-    }
+    specs = {m["name"]: _spec(m) for m in models}
     rolled_models = [_rollup_model(m, specs[m["name"]]) for m in models if specs[m["name"]]]
     if not rolled_models:
         return None
@@ -278,7 +282,7 @@ def build(raw: dict[str, Any], parse: Any, engine_over: Any) -> Rollups | None:
     # The hidden parts of an average are not metrics anyone asks for.
     named = {m["name"] for m in raw.get("metrics", [])}
     metrics = frozenset(m["name"] for m in manifest["metrics"] if m["name"] in named)
-    tables = frozenset(
-        m["node_relation"]["alias"] for m in manifest["semantic_models"] if m["measures"]
-    )
-    return Rollups(engine, metrics, categorical, time, tables)
+    rolled = [m for m in raw.get("semantic_models", []) if _spec(m)]
+    tables = frozenset(_spec(m)["model"] for m in rolled)
+    sources = frozenset(m["node_relation"]["alias"] for m in rolled)
+    return Rollups(engine, metrics, categorical, time, tables, sources)

@@ -24,6 +24,7 @@ from api.semantic.query import (
     rename_outputs,
     resolve,
 )
+from api.semantic.rollup import Rollups
 from api.text_to_sql.executor import QueryExecutor, QueryResult
 from api.text_to_sql.guard import CheckedQuery, UnsafeSql, check_sql
 
@@ -52,13 +53,13 @@ def _mf_reason(exc: Exception) -> str:
     return reason[:400]
 
 
-def _on_rollup(loaded: LoadedManifest, resolved: Resolved, request: Any) -> str | None:
+def _on_rollup(rollups: Rollups, resolved: Resolved, request: Any) -> str | None:
     """The query's SQL over a rollup (`api.semantic.rollup`) when every part of it is in one;
     None sends it to the semantic models themselves."""
-    if loaded.rollups is None or not loaded.rollups.answers(resolved):
+    if not rollups.answers(resolved):
         return None
     try:
-        return loaded.rollups.engine.explain(request).sql_statement.sql
+        return rollups.engine.explain(request).sql_statement.sql
     except Exception:  # MetricFlow cannot place it on the rollups: the models answer it
         return None
 
@@ -147,8 +148,14 @@ class SemanticLayer:
             order_by_names=resolved.order_by or None,
             limit=query.limit,
         )
-        sql = _on_rollup(loaded, resolved, request) if rollups else None
-        rolled = sql is not None
+        allowed = set(allowed_tables or loaded.tables)
+        sql = None
+        onto = loaded.rollups
+        # A caller's tables are those it can describe: the rollups, when they sum those.
+        if rollups and onto is not None and onto.sources <= allowed:
+            sql = _on_rollup(onto, resolved, request)
+            if sql is not None:
+                allowed |= onto.tables
         try:
             sql = sql or loaded.engine.explain(request).sql_statement.sql
         except Exception as exc:  # MetricFlow's own validation: one line back to the caller
@@ -159,10 +166,6 @@ class SemanticLayer:
             sql, resolved.renames, nulls_last=any(o.startswith("-") for o in resolved.order_by)
         )
         rows = min(query.limit or max_rows, max_rows)
-        allowed = set(allowed_tables or loaded.tables)
-        if loaded.rollups is not None and rolled:
-            # A caller's tables are those it can describe; a rollup only sums one of them.
-            allowed |= loaded.rollups.tables
         try:
             checked = check_sql(sql, allowed_tables=allowed, limit=rows + 1)
         except UnsafeSql as exc:

@@ -12,7 +12,9 @@ import math
 from collections import Counter
 
 import pytest
+from metricflow.engine.metricflow_engine import MetricFlowQueryRequest
 
+from api.semantic import engine, rollup
 from api.semantic.query import MetricQuery
 from api.semantic.service import SemanticLayer
 
@@ -193,3 +195,23 @@ def test_a_caller_limited_to_the_documented_marts_still_reads_the_rollup(
     query = MetricQuery(metrics=["movies"], group_by=["movie__primary_genre"])
     compiled = layer.compile(query, allowed_tables={"dim_movies", "fct_movie_genres"})
     assert "agg_movies_by_year" in compiled.sql
+
+
+def test_a_caller_without_the_summed_tables_gets_the_models(layer: SemanticLayer) -> None:
+    query = MetricQuery(metrics=["movies"], group_by=["movie__primary_genre"])
+    compiled = layer.compile(query, allowed_tables={"dim_movies"})
+    assert "agg_" not in compiled.sql
+
+
+def test_rollups_that_do_not_load_leave_the_semantic_layer_working(
+    layer: SemanticLayer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: object) -> None:
+        raise ValueError("a manifest MetricFlow cannot parse")
+
+    monkeypatch.setattr(rollup, "build", broken)
+    loaded = engine.load(layer.engines.target_dir)
+    assert loaded.rollups is None
+    assert loaded.engine.explain(
+        MetricFlowQueryRequest.create(metric_names=["movies"], group_by_names=["metric_time__year"])
+    ).sql_statement.sql
