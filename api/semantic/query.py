@@ -28,7 +28,7 @@ MAX_ITEMS = 10
 MAX_WHERE_CHARS = 1_000
 
 # `{{ Dimension('movie__director_name') }}`, `{{ TimeDimension('metric_time', 'year') }}`.
-_REFERENCE = re.compile(
+REFERENCE = re.compile(
     r"\{\{\s*(?P<kind>Dimension|TimeDimension)\(\s*'(?P<name>[a-z0-9_]+)'"
     r"(?:\s*,\s*'(?P<grain>[a-z]+)')?\s*\)\s*\}\}"
 )
@@ -133,7 +133,7 @@ def where_dimensions(condition: str, catalog: Catalog) -> list[str]:
         names.append(match["name"])
         return f'"{match["name"]}"'
 
-    plain = _REFERENCE.sub(placeholder, condition)
+    plain = REFERENCE.sub(placeholder, condition)
     if "{" in plain or "}" in plain:
         raise InvalidMetricQuery(
             "a where filter may only refer to dimensions as {{ Dimension('name') }} or"

@@ -22,23 +22,16 @@ answers of both to each other; the `rolls_up` dbt test holds each rollup to its 
 from __future__ import annotations
 
 import copy
-import re
 from dataclasses import dataclass
 from typing import Any
 
-from api.semantic.query import Resolved
+from api.semantic.query import REFERENCE, Resolved
 
 ROLLUP_META = "rollup"
 GRAIN = "year"
 ADDITIVE = ("count", "sum")
 AVERAGE = "average"
 SUM, COUNT = "__sum", "__count"
-
-_TEMPLATE = re.compile(r"\{\{.*?\}\}", re.DOTALL)
-_REFERENCE = re.compile(
-    r"^\{\{\s*(?P<kind>Dimension|TimeDimension)\(\s*'(?P<name>[a-z0-9_]+)'"
-    r"(?:\s*,\s*'(?P<grain>[a-z]+)')?\s*\)\s*\}\}$"
-)
 
 
 @dataclass(frozen=True)
@@ -64,16 +57,15 @@ class Rollups:
         return all(self._filter_answered(condition) for condition in resolved.where)
 
     def _filter_answered(self, condition: str) -> bool:
-        for template in _TEMPLATE.findall(condition):
-            match = _REFERENCE.match(template)
-            if match is None:
-                return False
+        """`resolve` has checked that the condition refers to dimensions only through
+        `REFERENCE`; each reference must be in a rollup."""
+        for match in REFERENCE.finditer(condition):
             if match["kind"] == "Dimension":
                 if match["grain"] or match["name"] not in self.categorical:
                     return False
             elif match["grain"] != GRAIN or match["name"] not in self.time:
                 return False
-        return "{{" not in _TEMPLATE.sub("", condition)
+        return True
 
 
 def _spec(model: dict[str, Any]) -> dict[str, Any] | None:

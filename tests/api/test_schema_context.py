@@ -57,6 +57,11 @@ MANIFEST = {
         ),
         "model.tmdb_analytics.stg_movies": _model("stg_movies", {}, schema="staging"),
         "model.other.dim_other": _model("dim_other", {}, package="other"),
+        # a semantic rollup: its cells mean something only as MetricFlow adds them up
+        "model.tmdb_analytics.agg_movies_by_year": {
+            **_model("agg_movies_by_year", {"movie_count": {"description": "Movies."}}),
+            "config": {"meta": {"rollup_of": "movies"}},
+        },
         "t1": _test("dim_movies", "unique", "title"),  # unique alone is not a key
         "t2": _test("dim_movies", "accepted_values", "status", values=["Released", "Planned"]),
         "t3": _test("fct_cast", "relationships", "movie_id", to="ref('dim_movies')",
